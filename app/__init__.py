@@ -1,0 +1,32 @@
+"""Nurture: email nurture and autoresponder engine. create_app() builds the web service."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from .config import Config, load_config
+
+
+def create_app(config: Config | None = None, *, clock=None) -> Flask:
+    config = config or load_config()
+    app = Flask(__name__, instance_path=str(config.instance_path), template_folder="ui/templates",
+                static_folder="ui/static")
+    app.config.update(SECRET_KEY=config.secret_key, TESTING=config.testing, MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=config.base_url.startswith("https://"),
+                      WTF_CSRF_TIME_LIMIT=None, NURTURE=config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from .extensions import init_services
+
+    init_services(app, config, clock=clock)
+
+    from .api import bp as api_bp
+    from .tracking import bp as tracking_bp
+    from .ui import init_ui
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(tracking_bp)
+    init_ui(app)
+    return app

@@ -1,0 +1,68 @@
+"""Contacts and events: the way prospects and signals enter Nurture from other systems."""
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from app.domain.contacts import upsert_contact
+from app.domain.errors import NotFound, ValidationError
+from app.domain.events import record_api_event
+from app.domain.handoff import timeline
+from app.extensions import db_session, services
+from app.models import Contact
+
+from . import bp
+from .auth import require_api_key
+
+
+def json_body() -> dict:
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ValidationError("body", "send a JSON object with Content-Type: application/json")
+    if not isinstance(data, dict):
+        raise ValidationError("body", "must be a JSON object")
+    return data
+
+
+def contact_json(contact: Contact, *, with_timeline: bool = False) -> dict:
+    body = {
+        "id": contact.id, "email": contact.email, "first_name": contact.first_name, "last_name": contact.last_name,
+        "company": contact.company, "title": contact.title, "industry": contact.industry,
+        "company_size": contact.company_size, "budget": contact.budget, "timeline_months": contact.timeline_months,
+        "country": contact.country, "timezone": contact.timezone, "source": contact.source, "fields": contact.fields,
+        "persona": contact.persona.slug if contact.persona else None, "segment": contact.segment,
+        "stage": str(contact.stage), "email_status": str(contact.email_status),
+        "score": contact.score, "grade": contact.grade,
+        "score_reasons": contact.score_reasons, "fit": contact.fit_reasons,
+    }
+    if with_timeline:
+        body["timeline"] = timeline(db_session(), contact)
+    return body
+
+
+@bp.post("/contacts")
+@require_api_key
+def create_or_update_contact():
+    session = db_session()
+    contact, created = upsert_contact(session, json_body(), now=services().now(), actor="api")
+    session.commit()
+    return jsonify(contact_json(contact)), 201 if created else 200
+
+
+@bp.get("/contacts/<int:contact_id>")
+@require_api_key
+def get_contact(contact_id: int):
+    contact = db_session().get(Contact, contact_id)
+    if contact is None:
+        raise NotFound(f"contact {contact_id}")
+    return jsonify(contact_json(contact, with_timeline=True))
+
+
+@bp.post("/events")
+@require_api_key
+def create_event():
+    session = db_session()
+    event = record_api_event(session, json_body(), now=services().now())
+    session.commit()
+    if event is None:
+        return jsonify({"status": "duplicate", "message": "an event with this id was already recorded"}), 200
+    return jsonify({"status": "accepted", "id": event.id, "contact_id": event.contact_id}), 202

@@ -1,0 +1,119 @@
+"""Settings from NURTURE_* environment variables, with the embedded defaults.
+
+With nothing set, Nurture runs embedded: SQLite in the instance folder, an in-process queue and
+an outbox instead of SMTP. Each production part is switched on by its own variable.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    implicit_tls: bool = False  # smtps://
+    starttls: bool = False      # smtp://...?starttls=1
+    timeout: float = 30.0
+
+    @classmethod
+    def from_url(cls, url: str) -> "SmtpSettings":
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ConfigError(f"NURTURE_SMTP_URL must look like smtp://user:pass@host:port or smtps://…, got {url!r}")
+        query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
+        implicit = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if implicit else 25),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            implicit_tls=implicit,
+            starttls=query.get("starttls", "0") in ("1", "true", "yes"),
+            timeout=float(query.get("timeout", 30)),
+        )
+
+
+@dataclass(frozen=True)
+class Config:
+    instance_path: Path
+    database_url: str
+    redis_url: str | None
+    smtp: SmtpSettings | None
+    base_url: str
+    secret_key: str
+    mail_from: str
+    postal_address: str
+    campaigns_dir: Path
+    templates_dir: Path
+    scheduler_interval: float = 5.0
+    send_batch_size: int = 100
+    lease_seconds: int = 300
+    testing: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis_url is None
+
+    def with_overrides(self, **changes) -> "Config":
+        return replace(self, **changes)
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_config(environ: dict | None = None) -> Config:
+    env = os.environ if environ is None else environ
+    instance = Path(env.get("NURTURE_INSTANCE_PATH", PROJECT_ROOT / "instance"))
+    database_url = env.get("NURTURE_DATABASE_URL") or f"sqlite:///{instance / 'nurture.db'}"
+    redis_url = env.get("NURTURE_REDIS_URL") or None
+    smtp_url = env.get("NURTURE_SMTP_URL") or None
+    embedded = redis_url is None
+    secret = env.get("NURTURE_SECRET_KEY")
+    if not secret:
+        if not embedded:
+            raise ConfigError("NURTURE_SECRET_KEY is required when NURTURE_REDIS_URL is set (production mode)")
+        secret = _embedded_secret(instance)
+    return Config(
+        instance_path=instance,
+        database_url=_normalise_database_url(database_url),
+        redis_url=redis_url,
+        smtp=SmtpSettings.from_url(smtp_url) if smtp_url else None,
+        base_url=env.get("NURTURE_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        secret_key=secret,
+        mail_from=env.get("NURTURE_FROM", "Nurture <hello@nurture.example>"),
+        postal_address=env.get("NURTURE_POSTAL_ADDRESS", "Nurture Inc., 1 Market Street, San Francisco, CA 94105, USA"),
+        campaigns_dir=Path(env.get("NURTURE_CAMPAIGNS_DIR", PROJECT_ROOT / "campaigns")),
+        templates_dir=Path(env.get("NURTURE_TEMPLATES_DIR", PROJECT_ROOT / "templates")),
+        scheduler_interval=float(env.get("NURTURE_SCHEDULER_INTERVAL", 5)),
+    )
+
+
+def _normalise_database_url(url: str) -> str:
+    # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def _embedded_secret(instance: Path) -> str:
+    """A per-install random key kept in the instance folder, so signed links survive restarts."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

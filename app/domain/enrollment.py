@@ -1,0 +1,158 @@
+"""Contacts entering, moving through and leaving campaigns; the scheduler's planning step."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import (Campaign, CampaignKind, Contact, EmailStatus, Enrollment, EnrollmentStatus, Event,
+                        EventType, Message, MessageKind, MessageStatus, Stage, Step)
+from app.queueing import owe
+
+from .lifecycle import move_stage
+from .scheduling import due_at, zone
+
+
+def may_receive(contact: Contact, campaign: Campaign) -> bool:
+    """Nurture stops at handoff; an autoresponder (the thing they asked for) still goes out."""
+    if contact.email_status != EmailStatus.ACTIVE or not contact.email_consent:
+        return False
+    return campaign.kind == CampaignKind.AUTORESPONDER or contact.can_receive_nurture or (
+        campaign.kind == CampaignKind.RECYCLE and contact.stage in (Stage.REJECTED, Stage.LOST, Stage.NURTURING))
+
+
+def active_steps(campaign: Campaign) -> list[Step]:
+    return [s for s in campaign.steps if s.active and s.current_version_id is not None]
+
+
+def enroll(session: Session, contact: Contact, campaign: Campaign, *, now: datetime, source: str,
+           actor: str = "system") -> Enrollment | None:
+    """Enter a campaign unless already in it (drips run once per contact; autoresponders once per trigger)."""
+    if not may_receive(contact, campaign) or not active_steps(campaign):
+        return None
+    previous = session.scalars(select(Enrollment).where(
+        Enrollment.contact_id == contact.id, Enrollment.campaign_id == campaign.id)
+        .order_by(Enrollment.cycle.desc())).first()
+    if previous is not None and (previous.status == EnrollmentStatus.ACTIVE or campaign.kind == CampaignKind.DRIP):
+        return None
+    first = active_steps(campaign)[0].current_version
+    enrollment = Enrollment(
+        contact_id=contact.id, campaign_id=campaign.id, cycle=(previous.cycle + 1) if previous else 1,
+        status=EnrollmentStatus.ACTIVE, next_position=0, source=source, enrolled_at=now,
+        next_due_at=due_at(now, first.delay_seconds, campaign.send_window, zone(contact.timezone, campaign.timezone)),
+    )
+    session.add(enrollment)
+    if contact.stage == Stage.NEW and campaign.kind != CampaignKind.AUTORESPONDER:
+        move_stage(session, contact, Stage.NURTURING, cause=f"enrolled in {campaign.name}", actor=actor, now=now)
+    session.flush()
+    return enrollment
+
+
+def stop_enrollments(session: Session, contact: Contact, *, reason: str, now: datetime,
+                     kinds: tuple[CampaignKind, ...] = (CampaignKind.DRIP, CampaignKind.RECYCLE, CampaignKind.AUTORESPONDER)) -> int:
+    stopped = 0
+    for enrollment in session.scalars(select(Enrollment).join(Campaign).where(
+            Enrollment.contact_id == contact.id, Enrollment.status == EnrollmentStatus.ACTIVE,
+            Campaign.kind.in_([str(k) for k in kinds]))):
+        enrollment.status = EnrollmentStatus.STOPPED
+        enrollment.exit_reason = reason
+        enrollment.ended_at = now
+        enrollment.next_due_at = None
+        stopped += 1
+    return stopped
+
+
+def exit_on_goal(session: Session, contact: Contact, event_type: str, *, now: datetime) -> int:
+    exited = 0
+    for enrollment in session.scalars(select(Enrollment).where(
+            Enrollment.contact_id == contact.id, Enrollment.status == EnrollmentStatus.ACTIVE)):
+        if event_type in (enrollment.campaign.exit_goals or []):
+            enrollment.status = EnrollmentStatus.EXITED
+            enrollment.exit_reason = f"goal reached: {event_type}"
+            enrollment.ended_at = now
+            enrollment.next_due_at = None
+            exited += 1
+    return exited
+
+
+def condition_met(session: Session, enrollment: Enrollment, condition: dict) -> bool:
+    """Step conditions on the previous email of this enrollment; only human events count."""
+    kind = (condition or {}).get("if")
+    if not kind:
+        return True
+    previous = session.scalars(select(Message).where(Message.enrollment_id == enrollment.id,
+                                                     Message.status == MessageStatus.SENT)
+                               .order_by(Message.id.desc())).first()
+    if previous is None:
+        return kind == "not_opened_previous"
+
+    def human(event_type: str) -> bool:
+        return bool(session.scalar(select(func.count()).select_from(Event).where(
+            Event.message_id == previous.id, Event.type == event_type, Event.is_machine.is_(False))))
+
+    if kind == "opened_previous":
+        return human(EventType.EMAIL_OPEN) or human(EventType.EMAIL_CLICK)
+    if kind == "clicked_previous":
+        return human(EventType.EMAIL_CLICK)
+    if kind == "not_opened_previous":
+        return not (human(EventType.EMAIL_OPEN) or human(EventType.EMAIL_CLICK))
+    return True
+
+
+def plan_due_messages(session: Session, *, now: datetime, limit: int = 1000) -> list[Message]:
+    """Turn due enrollments into pending message rows (enqueued after commit) and advance them.
+
+    On PostgreSQL the due rows are locked with SKIP LOCKED, so several schedulers never plan
+    the same step twice; the unique (enrollment, step) constraint backs that up.
+    """
+    query = (select(Enrollment).where(Enrollment.status == EnrollmentStatus.ACTIVE, Enrollment.next_due_at <= now)
+             .order_by(Enrollment.next_due_at).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Enrollment)
+    planned = []
+    for enrollment in session.scalars(query).all():
+        message = _plan_one(session, enrollment, now)
+        if message is not None:
+            planned.append(message)
+    session.flush()
+    return planned
+
+
+def _plan_one(session: Session, enrollment: Enrollment, now: datetime) -> Message | None:
+    contact, campaign = enrollment.contact, enrollment.campaign
+    steps = active_steps(campaign)
+    if not may_receive(contact, campaign):
+        stop_enrollments(session, contact, reason="contact can no longer receive this campaign", now=now)
+        return None
+    if enrollment.next_position >= len(steps):
+        _finish(enrollment, now)
+        return None
+    step = steps[enrollment.next_position]
+    version = step.current_version
+    met = condition_met(session, enrollment, version.conditions)
+    message = Message(
+        public_id=secrets.token_hex(16), contact_id=contact.id, enrollment_id=enrollment.id,
+        campaign_id=campaign.id, step_id=step.id, step_version_id=version.id, to_email=contact.email,
+        kind=MessageKind.AUTORESPONDER if campaign.kind == CampaignKind.AUTORESPONDER else MessageKind.NURTURE,
+        status=MessageStatus.PENDING if met else MessageStatus.SKIPPED, created_at=now,
+        error=None if met else f"condition not met: {version.conditions.get('if')}",
+    )
+    session.add(message)
+    enrollment.next_position += 1
+    if enrollment.next_position >= len(steps):
+        _finish(enrollment, now)
+    else:
+        following = steps[enrollment.next_position].current_version
+        enrollment.next_due_at = due_at(now, following.delay_seconds, campaign.send_window,
+                                        zone(contact.timezone, campaign.timezone))
+    if met:
+        owe(session, message)
+    return message
+
+
+def _finish(enrollment: Enrollment, now: datetime) -> None:
+    enrollment.status = EnrollmentStatus.COMPLETED
+    enrollment.ended_at = now
+    enrollment.next_due_at = None

@@ -1,0 +1,19 @@
+"""Errors the domain raises for bad input; views turn them into 4xx answers, the CLI into messages."""
+from __future__ import annotations
+
+
+class ValidationError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NotFound(LookupError):
+    def __init__(self, what: str):
+        super().__init__(f"{what} not found")
+        self.what = what
+
+
+class Conflict(RuntimeError):
+    """The request is well formed but the object's state does not allow it."""

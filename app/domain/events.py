@@ -1,0 +1,121 @@
+"""Recording engagement, and what an event sets in motion: autoresponders, exit goals, re-scoring."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.models import Campaign, CampaignKind, CampaignStatus, Contact, EmailStatus, Event, EventType, Message
+
+from .contacts import find_contact, normalise_email
+from .enrollment import enroll, exit_on_goal
+from .errors import NotFound, ValidationError
+from .lifecycle import set_email_status
+
+EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
+# Types only the tracking and delivery layers may write; the public API may not forge them.
+INTERNAL_TYPES = {EventType.EMAIL_SENT, EventType.EMAIL_OPEN, EventType.EMAIL_CLICK, EventType.BOUNCE,
+                  EventType.COMPLAINT}
+
+
+def record_event(session: Session, contact: Contact, event_type: str, *, now: datetime,
+                 occurred_at: datetime | None = None, url: str | None = None,
+                 properties: Mapping[str, Any] | None = None, message: Message | None = None,
+                 is_machine: bool = False, machine_reason: str | None = None, user_agent: str | None = None,
+                 ip: str | None = None, source: str = "api", dedupe_key: str | None = None) -> Event | None:
+    """Store the event, then act on it. A repeated dedupe_key records nothing and returns None."""
+    if dedupe_key and session.scalar(select(Event.id).where(Event.dedupe_key == dedupe_key)):
+        return None
+    event = Event(contact_id=contact.id, type=event_type, occurred_at=occurred_at or now, url=url,
+                  properties=dict(properties or {}), message_id=message.id if message else None,
+                  campaign_id=message.campaign_id if message else None, step_id=message.step_id if message else None,
+                  is_machine=is_machine, machine_reason=machine_reason, user_agent=(user_agent or "")[:1000] or None,
+                  ip=ip, source=source, dedupe_key=dedupe_key, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(event)
+    except IntegrityError:  # a concurrent duplicate of the same dedupe_key
+        return None
+    if is_machine:
+        return event
+    contact.last_activity_at = max(filter(None, (contact.last_activity_at, event.occurred_at)))
+    _react(session, contact, event_type, now=now)
+    return event
+
+
+def _react(session: Session, contact: Contact, event_type: str, *, now: datetime) -> None:
+    from .qualification import refresh_contact
+
+    if event_type == EventType.UNSUBSCRIBE:
+        set_email_status(session, contact, EmailStatus.UNSUBSCRIBED, cause="unsubscribed", actor="contact", now=now)
+    exit_on_goal(session, contact, event_type, now=now)
+    autoresponders = session.scalars(select(Campaign).where(
+        Campaign.kind == CampaignKind.AUTORESPONDER, Campaign.status == CampaignStatus.ACTIVE,
+        Campaign.trigger_event == event_type)).all()
+    for campaign in autoresponders:
+        enroll(session, contact, campaign, now=now, source=f"event:{event_type}")
+    refresh_contact(session, contact, now=now, trigger_event=event_type)
+
+
+def parse_event(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """Validate an API event body; raises ValidationError naming the field."""
+    if not isinstance(data, Mapping):
+        raise ValidationError("body", "must be a JSON object")
+    event_type = data.get("type")
+    if not isinstance(event_type, str) or not EVENT_TYPE_RE.match(event_type):
+        raise ValidationError("type", "is required: lower-case letters, digits and _ (e.g. page_view)")
+    if event_type in INTERNAL_TYPES:
+        raise ValidationError("type", f"{event_type} is recorded by Nurture's own tracking, not through the API")
+    if not data.get("email") and not data.get("contact_id"):
+        raise ValidationError("email", "give the contact's email or contact_id")
+    url = data.get("url")
+    if url is not None and (not isinstance(url, str) or len(url) > 4000):
+        raise ValidationError("url", "must be a string of at most 4000 characters")
+    properties = data.get("properties", {})
+    if not isinstance(properties, Mapping):
+        raise ValidationError("properties", "must be an object")
+    occurred_at = _parse_time(data.get("occurred_at"), now)
+    contact_id = data.get("contact_id")
+    if contact_id is not None and (isinstance(contact_id, bool) or not isinstance(contact_id, int)):
+        raise ValidationError("contact_id", "must be an integer")
+    dedupe = data.get("id")
+    if dedupe is not None and (not isinstance(dedupe, str) or not 1 <= len(dedupe) <= 150):
+        raise ValidationError("id", "must be a string of 1 to 150 characters (your idempotency key)")
+    return {"type": event_type, "email": normalise_email(data["email"]) if data.get("email") else None,
+            "contact_id": contact_id, "url": url, "properties": dict(properties), "occurred_at": occurred_at,
+            "dedupe_key": f"api:{dedupe}" if dedupe else None}
+
+
+def _parse_time(value: Any, now: datetime) -> datetime:
+    if value is None:
+        return now
+    if not isinstance(value, str):
+        raise ValidationError("occurred_at", "must be an ISO 8601 time such as 2026-03-01T09:30:00Z")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError("occurred_at", f"{value!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise ValidationError("occurred_at", "must include a time zone offset (e.g. Z or +02:00)")
+    if moment > now:
+        raise ValidationError("occurred_at", "is in the future")
+    return moment
+
+
+def record_api_event(session: Session, data: Mapping[str, Any], *, now: datetime) -> Event | None:
+    parsed = parse_event(data, now)
+    contact = (session.get(Contact, parsed["contact_id"]) if parsed["contact_id"] is not None
+               else find_contact(session, parsed["email"]))
+    if contact is None:
+        if parsed["contact_id"] is not None:
+            raise NotFound(f"contact {parsed['contact_id']}")
+        from .contacts import upsert_contact
+
+        contact, _ = upsert_contact(session, {"email": parsed["email"], "source": f"event:{parsed['type']}"},
+                                    now=now, actor="api")
+    return record_event(session, contact, parsed["type"], now=now, occurred_at=parsed["occurred_at"],
+                        url=parsed["url"], properties=parsed["properties"], dedupe_key=parsed["dedupe_key"])

@@ -1,0 +1,18 @@
+"""The schema, one module per aggregate."""
+from .base import Base
+from .campaign import Campaign, CampaignKind, CampaignStatus, Enrollment, EnrollmentStatus, Step, StepVersion
+from .contact import NURTURE_STAGES, Contact, EmailStatus, Note, Stage, StageTransition
+from .event import Event, EventType
+from .handoff import Feedback, Handoff, HandoffStatus, WebhookDelivery
+from .message import Message, MessageKind, MessageStatus, OutboxEmail
+from .persona import Persona, Segment
+from .scoring import FitCriterion, ScoringRule, Setting
+from .user import ApiKey, Role, User
+
+__all__ = [
+    "Base", "Campaign", "CampaignKind", "CampaignStatus", "Enrollment", "EnrollmentStatus", "Step",
+    "StepVersion", "NURTURE_STAGES", "Contact", "EmailStatus", "Note", "Stage", "StageTransition",
+    "Event", "EventType", "Feedback", "Handoff", "HandoffStatus", "WebhookDelivery", "Message",
+    "MessageKind", "MessageStatus", "OutboxEmail", "Persona", "Segment", "FitCriterion",
+    "ScoringRule", "Setting", "ApiKey", "Role", "User",
+]

@@ -1,0 +1,81 @@
+"""One row per email owed or sent: the database is the record of what is owed."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, StrEnum
+
+
+class MessageKind(StrEnum):
+    NURTURE = "nurture"
+    AUTORESPONDER = "autoresponder"
+    NOTIFICATION = "notification"  # to a sales rep
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"        # owed; a job may or may not be queued
+    SENDING = "sending"        # claimed under a lease, being handed to SMTP
+    SENT = "sent"              # the server answered 250
+    FAILED = "failed"          # gave up after retries, or permanently refused
+    SUPPRESSED = "suppressed"  # the contact could no longer receive it at send time
+    SKIPPED = "skipped"        # a step condition was not met
+    UNKNOWN = "unknown"        # lease expired mid-send: may have been accepted; never resent silently
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "step_id"),
+        Index("ix_messages_status", "status", "next_attempt_at"),
+        Index("ix_messages_contact", "contact_id", "created_at"),
+        Index("ix_messages_step_version", "step_version_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # 128 random bits: what tracking tokens refer to, never the row id or an address.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[MessageKind] = mapped_column(String(20), default=MessageKind.NURTURE)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id", ondelete="SET NULL"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("steps.id", ondelete="SET NULL"))
+    step_version_id: Mapped[int | None] = mapped_column(ForeignKey("step_versions.id", ondelete="SET NULL"))
+    # For messages not tied to a step (rep notifications): makes the same notice impossible twice.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    to_email: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    # Rep notifications are rendered from their handoff at send time.
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id", ondelete="SET NULL"))
+    status: Mapped[MessageStatus] = mapped_column(String(20), default=MessageStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    queued_at: Mapped[datetime | None]  # last handed to the queue; the sweeper re-queues stale ones
+    lease_until: Mapped[datetime | None]
+    message_id_header: Mapped[str | None] = mapped_column(String(300))
+    smtp_response: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    contact = relationship("Contact")
+    step_version = relationship("StepVersion")
+    campaign = relationship("Campaign")
+    handoff = relationship("Handoff")
+
+
+class OutboxEmail(Base):
+    """What the embedded sender 'sent': the full message, shown in the web UI instead of delivered."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    mail_from: Mapped[str] = mapped_column(String(320))
+    to_email: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(500))
+    raw: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -1,0 +1,55 @@
+"""Handing owed work to RQ, always after the database has committed it.
+
+The database is the record of what is owed; Redis only carries work. Domain code marks messages
+as owed on the session, and they are enqueued once that session commits. If Redis is away the
+enqueue is skipped with a warning: the scheduler's sweeper finds pending messages and re-queues.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import event, update
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+SEND_JOB = "workers.jobs.send_messages"
+
+
+def owe(session: Session, message) -> None:
+    """Enqueue this (pending) message for sending once the session commits."""
+    session.info.setdefault("owed_messages", []).append(message)
+
+
+def install_enqueue_after_commit(services) -> None:
+    @event.listens_for(services.sessions, "after_commit")
+    def _enqueue_owed(session):
+        owed = session.info.pop("owed_messages", [])
+        if owed:
+            enqueue_sends(services, [m.id for m in owed])
+
+    @event.listens_for(services.sessions, "after_rollback")
+    def _forget_owed(session):
+        session.info.pop("owed_messages", None)
+
+
+def enqueue_sends(services, message_ids: list[int]) -> int:
+    """Queue send jobs in batches; returns how many messages were queued (0 if Redis is away)."""
+    from app.models import Message
+
+    if not message_ids:
+        return 0
+    size = services.config.send_batch_size
+    queued: list[int] = []
+    try:
+        queue = services.queue()
+        for start in range(0, len(message_ids), size):
+            batch = message_ids[start:start + size]
+            queue.enqueue(SEND_JOB, batch, job_timeout=600, result_ttl=0, failure_ttl=7 * 86400)
+            queued.extend(batch)
+    except Exception as exc:  # Redis down or flushed: the sweeper re-queues from the database.
+        log.warning("could not enqueue %d messages (%s); the sweeper will retry", len(message_ids) - len(queued), exc)
+    if queued:
+        with services.engine.begin() as conn:
+            conn.execute(update(Message).where(Message.id.in_(queued)).values(queued_at=services.now()))
+    return len(queued)
