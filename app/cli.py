@@ -1,0 +1,221 @@
+"""The `nurture` command: set up, load, and run the product's processes."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .config import ConfigError, load_config
+
+
+def _services(**overrides):
+    from . import create_app
+
+    try:
+        config = load_config()
+        if overrides:
+            config = config.with_overrides(**overrides)
+        return create_app(config).extensions["nurture"]
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _init_schema(services) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from .db import upgrade
+
+    if services.config.database_url.startswith("sqlite"):
+        services.config.instance_path.mkdir(parents=True, exist_ok=True)
+    try:
+        upgrade(services.engine)
+    except OperationalError as exc:
+        raise click.ClickException(f"cannot reach the database: {exc.orig}") from None
+
+
+@click.group(help="Nurture: personas, drip campaigns, lead scoring and handoff to sales.")
+def main() -> None:
+    pass
+
+
+@main.command()
+def init() -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+    services = _services()
+    _init_schema(services)
+    click.echo(f"schema is up to date on {services.engine.url.render_as_string(hide_password=True)}")
+
+
+@main.group()
+def campaigns() -> None:
+    """Personas and campaigns as files."""
+
+
+@campaigns.command("sync")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+def campaigns_sync(directory: Path | None) -> None:
+    """Validate DIRECTORY (default campaigns/) and load it; nothing is applied if anything is wrong."""
+    services = _services()
+    counts = _sync(services, directory or services.config.campaigns_dir)
+    click.echo("synced: " + ", ".join(f"{v} {k} changed" for k, v in counts.items()))
+
+
+def _sync(services, directory: Path) -> dict:
+    from .domain.campaign_sync import SyncError, sync_directory
+
+    with services.sessions() as session:
+        try:
+            counts = sync_directory(session, directory, templates_dir=services.config.templates_dir,
+                                    postal_address=services.config.postal_address, now=services.now())
+        except SyncError as exc:
+            for problem in exc.problems:
+                click.echo(problem, err=True)
+            raise click.ClickException(f"{len(exc.problems)} problem(s) in {directory}; nothing was applied") from None
+        session.commit()
+    return counts
+
+
+@main.command()
+def demo() -> None:
+    """Load demo users, two sales reps and demo contacts (idempotent)."""
+    services = _services()
+    click.echo(json.dumps(_demo(services)))
+
+
+def _demo(services) -> dict:
+    from .domain.demo import load_demo
+
+    with services.sessions() as session:
+        counts = load_demo(session, now=services.now())
+        session.commit()
+    return counts
+
+
+@main.group()
+def user() -> None:
+    """People who sign in to the web UI."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["admin", "marketer", "sales", "sales_manager"]))
+@click.option("--name", default="")
+@click.option("--password", envvar="NURTURE_USER_PASSWORD", help="Default: generated and printed once.")
+def user_create(email: str, role: str, name: str, password: str | None) -> None:
+    """Create a user with a role."""
+    from .domain.errors import Conflict, ValidationError
+    from .domain.users import create_user
+
+    services = _services()
+    with services.sessions() as session:
+        try:
+            created, password = create_user(session, email, role, now=services.now(), name=name, password=password)
+        except (ValidationError, Conflict) as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    click.echo(f"created {role} {created.email}; password: {password}")
+
+
+@main.group()
+def apikey() -> None:
+    """Keys for the JSON API."""
+
+
+@apikey.command("create")
+@click.option("--name", default="default")
+def apikey_create(name: str) -> None:
+    """Create an API key and print it (it is shown only once)."""
+    from .api.auth import create_api_key
+
+    services = _services()
+    with services.sessions() as session:
+        key = create_api_key(session, name, services.now())
+        session.commit()
+    click.echo(key)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+def up(host: str, port: int) -> None:
+    """Everything in one process on the embedded default: web, worker, scheduler, outbox."""
+    from .domain.demo import DEMO_PASSWORD
+
+    if not os.environ.get("NURTURE_BASE_URL"):
+        os.environ["NURTURE_BASE_URL"] = f"http://{host}:{port}"
+    config = load_config()
+    if not config.embedded:
+        raise click.ClickException("`nurture up` is the embedded default; unset NURTURE_REDIS_URL, or run web, worker and scheduler")
+    from . import create_app
+    from workers.embedded import EmbeddedRuntime
+
+    app = create_app(config)
+    services = app.extensions["nurture"]
+    _init_schema(services)
+    counts = _sync(services, config.campaigns_dir)
+    demo_counts = _demo(services)
+    EmbeddedRuntime(services, scheduler_interval=min(config.scheduler_interval, 2.0)).start()
+    click.echo(f"\n  Nurture is running at {config.base_url}/")
+    click.echo(f"  Sign in as admin@nurture.example (or marketer@, alex.rep@) with password {DEMO_PASSWORD}")
+    click.echo(f"  Campaigns synced ({counts}); demo data {demo_counts}. Emails land in the Outbox page.\n")
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256))
+def web(host: str, port: int, workers: int) -> None:
+    """Serve the web UI, API and tracking endpoints with gunicorn."""
+    _services()  # fail here, with a clear message, if the configuration is wrong
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
+                               f"{host}:{port}", "--access-logfile", "-", "app.wsgi:app"])
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker on NURTURE_REDIS_URL; start as many as you like, on any machine."""
+    from rq import Queue, SimpleWorker
+
+    from workers import runtime
+
+    services = _services()
+    if services.config.embedded:
+        raise click.ClickException("NURTURE_REDIS_URL is not set: workers need Redis (or use `nurture up`)")
+    runtime.bind(services)
+    queues = [Queue("default", connection=services.redis)]
+    SimpleWorker(queues, connection=services.redis).work(burst=burst)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one tick and exit.")
+def scheduler(once: bool) -> None:
+    """Plan due campaign steps into messages and re-queue stale ones, every few seconds."""
+    from workers.scheduler import run_forever, tick
+
+    services = _services()
+    if services.config.embedded:
+        raise click.ClickException("NURTURE_REDIS_URL is not set: the scheduler needs Redis (or use `nurture up`)")
+    if once:
+        click.echo(json.dumps(tick(services)))
+        return
+    run_forever(services, interval=services.config.scheduler_interval)
+
+
+@main.command()
+def status() -> None:
+    """Messages by status, and the queue depth."""
+    from sqlalchemy import func, select
+
+    from .models import Message
+
+    services = _services()
+    with services.sessions() as session:
+        rows = session.execute(select(Message.status, func.count()).group_by(Message.status)).all()
+    click.echo(json.dumps({"messages": {str(s): n for s, n in rows}, "queued_jobs": len(services.queue())}))
