@@ -219,3 +219,7 @@ def status() -> None:
     with services.sessions() as session:
         rows = session.execute(select(Message.status, func.count()).group_by(Message.status)).all()
     click.echo(json.dumps({"messages": {str(s): n for s, n in rows}, "queued_jobs": len(services.queue())}))
+
+
+if __name__ == "__main__":
+    main()
