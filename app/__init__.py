@@ -17,6 +17,8 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
                       SESSION_COOKIE_SECURE=config.base_url.startswith("https://"),
                       WTF_CSRF_TIME_LIMIT=None, NURTURE=config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "rq.worker"):  # per-job and per-migration chatter hides what matters
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from .extensions import init_services
 
