@@ -56,6 +56,9 @@ class Config:
     postal_address: str
     campaigns_dir: Path
     templates_dir: Path
+    reply_to: str | None = None
+    dkim_selector: str | None = None
+    dkim_private_key: bytes | None = None
     scheduler_interval: float = 5.0
     send_batch_size: int = 100
     lease_seconds: int = 300
@@ -96,8 +99,29 @@ def load_config(environ: dict | None = None) -> Config:
         postal_address=env.get("NURTURE_POSTAL_ADDRESS", "Nurture Inc., 1 Market Street, San Francisco, CA 94105, USA"),
         campaigns_dir=Path(env.get("NURTURE_CAMPAIGNS_DIR", PROJECT_ROOT / "campaigns")),
         templates_dir=Path(env.get("NURTURE_TEMPLATES_DIR", PROJECT_ROOT / "templates")),
+        reply_to=env.get("NURTURE_REPLY_TO") or None,
+        dkim_selector=env.get("NURTURE_DKIM_SELECTOR") or None,
+        dkim_private_key=_dkim_key(env),
         scheduler_interval=float(env.get("NURTURE_SCHEDULER_INTERVAL", 5)),
     )
+
+
+def _dkim_key(env) -> bytes | None:
+    """The PEM private key from NURTURE_DKIM_KEY, or the file NURTURE_DKIM_KEY_FILE names."""
+    if env.get("NURTURE_DKIM_KEY"):
+        key = env["NURTURE_DKIM_KEY"].encode()
+    elif env.get("NURTURE_DKIM_KEY_FILE"):
+        try:
+            key = Path(env["NURTURE_DKIM_KEY_FILE"]).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"NURTURE_DKIM_KEY_FILE cannot be read: {exc}") from None
+    else:
+        return None
+    if b"PRIVATE KEY" not in key:
+        raise ConfigError("the DKIM key must be a PEM private key (-----BEGIN PRIVATE KEY-----)")
+    if not env.get("NURTURE_DKIM_SELECTOR"):
+        raise ConfigError("NURTURE_DKIM_SELECTOR is required with a DKIM key")
+    return key
 
 
 def _normalise_database_url(url: str) -> str:

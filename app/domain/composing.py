@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 from datetime import datetime
 
 from app.models import Message, MessageKind
 
 from .contacts import rule_fields
+from .mime import dkim_sign, multipart_alternative
 from .rendering import RenderedEmail, compile_step, content_hash, merge_context, render
 
 
@@ -57,25 +56,29 @@ def render_handoff_notice(services, message: Message) -> RenderedEmail:
 
 
 def build_mime(services, message: Message, rendered: RenderedEmail, now: datetime) -> tuple[str, bytes]:
-    """(Message-ID, bytes). Built with the SMTP policy, which refuses header injection."""
+    """(Message-ID, bytes): multipart/alternative, safe headers, DKIM-signed when a key is configured."""
     cfg = services.config
     campaign = message.campaign
     sender = sender_address(cfg.mail_from, campaign.from_name if campaign else None)
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = sender
-    msg["To"] = Address(username=message.to_email.split("@")[0], domain=message.to_email.split("@")[1])
-    msg["Subject"] = _one_line(rendered.subject)
-    msg["Date"] = format_datetime(now)
     message_id = f"<{message.public_id}@{sender.domain}>"
-    msg["Message-ID"] = message_id
+    headers = [
+        ("From", str(sender)),
+        ("To", message.to_email),
+        ("Subject", _one_line(rendered.subject)),
+        ("Reply-To", cfg.reply_to or sender.addr_spec),
+    ]
+    generated = [("Date", format_datetime(now)), ("Message-ID", message_id)]
     if message.kind != MessageKind.NOTIFICATION:
         unsubscribe = services.tokens.unsubscribe_url(message.public_id)
-        msg["List-Unsubscribe"] = f"<{unsubscribe}>, <mailto:unsubscribe@{sender.domain}?subject=unsubscribe-{message.public_id}>"
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        msg["Feedback-ID"] = f"{message.campaign_id}:{message.step_id}:{message.kind}:nurture"
-    msg.set_content(rendered.text)
-    msg.add_alternative(rendered.html, subtype="html")
-    return message_id, msg.as_bytes()
+        generated += [
+            ("List-Unsubscribe", f"<{unsubscribe}>, <mailto:unsubscribe@{sender.domain}?subject=unsubscribe-{message.public_id}>"),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ("Feedback-ID", f"{message.campaign_id}:{message.step_id}:{message.kind}:nurture"),
+        ]
+    raw = multipart_alternative(headers, generated, rendered.text, rendered.html, message.public_id)
+    if cfg.dkim_private_key:
+        raw = dkim_sign(raw, selector=cfg.dkim_selector, domain=sender.domain, private_key=cfg.dkim_private_key)
+    return message_id, raw
 
 
 def version_hash(subject: str, preheader: str, body: str, layout: str) -> str:

@@ -76,16 +76,23 @@ def test_without_a_pixel_url_the_pixel_is_removed():
     assert "NURTUREPIXEL" not in out.html and "<img" not in out.html
 
 
-def _message(subject, to="ana@example.org", name=None):
-    config = SimpleNamespace(mail_from="Brightline <hello@brightline.example>")
-    services = SimpleNamespace(config=config, tokens=SimpleNamespace(unsubscribe_url=lambda pid: f"https://n.test/u/{pid}"))
+def _services(**env):
+    from app.config import load_config
+    from app.domain.tracking import Tokens
+
+    config = load_config({"NURTURE_FROM": "Brightline <hello@brightline.example>", "NURTURE_SECRET_KEY": "k",
+                          "NURTURE_INSTANCE_PATH": "/tmp", **env})
+    return SimpleNamespace(config=config, tokens=Tokens("k", "https://n.test"))
+
+
+def _message(subject, to="ana@example.org", name=None, services=None, html="<p>x</p>", text="x"):
     message = SimpleNamespace(public_id="ab" * 16, kind="nurture", to_email=to, campaign_id=1, step_id=2,
                               campaign=SimpleNamespace(from_name=name))
     from datetime import datetime, timezone
 
     from app.domain.rendering import RenderedEmail
 
-    return build_mime(services, message, RenderedEmail(subject=subject, html="<p>x</p>", text="x"),
+    return build_mime(services or _services(), message, RenderedEmail(subject=subject, html=html, text=text),
                       datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
 
 
@@ -98,6 +105,7 @@ def test_message_has_the_headers_mail_providers_require():
     assert parsed["Message-ID"] == message_id == "<" + "ab" * 16 + "@brightline.example>"
     assert parsed["Date"] == "Mon, 02 Mar 2026 09:00:00 +0000"
     assert parsed["List-Unsubscribe"].startswith("<https://n.test/u/")
+    assert parsed["Reply-To"] == "hello@brightline.example"
     assert "mailto:" in parsed["List-Unsubscribe"]
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert parsed["Feedback-ID"]
@@ -110,6 +118,45 @@ def test_no_subject_or_name_can_add_a_header(subject, name):
     _, raw = _message(subject, name=name)
     head = raw.split(b"\r\n\r\n", 1)[0]
     names = [line.split(b":", 1)[0] for line in head.split(b"\r\n") if line and not line[:1].isspace()]
-    assert sorted(names) == sorted([b"From", b"To", b"Subject", b"Date", b"Message-ID", b"List-Unsubscribe",
+    assert sorted(names) == sorted([b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Reply-To", b"List-Unsubscribe",
                                     b"List-Unsubscribe-Post", b"Feedback-ID", b"Content-Type", b"MIME-Version"])
     assert b"\x00" not in head
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=st.text(max_size=3000), html=st.text(max_size=3000))
+def test_body_parts_decode_to_exactly_what_was_rendered(text, html):
+    """The hand-built MIME body round-trips through the standard parser for any Unicode content."""
+    _, raw = _message("s", text=text, html=html)
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    normalise = lambda s: s.replace("\r\n", "\n").replace("\r", "\n")
+    assert normalise(parsed.get_body(("plain",)).get_content()).rstrip("\n") == normalise(text).rstrip("\n")
+    assert normalise(parsed.get_body(("html",)).get_content()).rstrip("\n") == normalise(html).rstrip("\n")
+
+
+def test_dkim_signature_verifies_and_covers_list_unsubscribe(tmp_path):
+    """With a key configured, dkimpy itself verifies the signature, which covers both unsubscribe headers."""
+    import base64
+    import subprocess
+
+    import dkim
+
+    key = tmp_path / "dkim.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(key)],
+                   check=True, capture_output=True)
+    public_der = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-outform", "DER"], check=True,
+                                capture_output=True).stdout
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public_der)
+    services = _services(NURTURE_DKIM_KEY_FILE=str(key), NURTURE_DKIM_SELECTOR="nurture")
+    _, raw = _message("Grüße", services=services, html="<p>Hallo Ana</p>", text="Hallo Ana")
+    assert raw.startswith(b"DKIM-Signature:")
+    signed = raw.split(b"\r\n\r\n", 1)[0].decode()
+    h_tag = signed.split(" h=", 1)[1].split(";", 1)[0].replace("\r\n", "").replace(" ", "").lower()
+    assert "list-unsubscribe" in h_tag.split(":") and "list-unsubscribe-post" in h_tag.split(":")
+
+    def dns(name, timeout=5):
+        return record if name == b"nurture._domainkey.brightline.example." else None
+
+    assert dkim.verify(raw, dnsfunc=dns)
+    tampered = raw.replace(b"Hallo Ana", b"Hallo Eve")
+    assert not dkim.verify(tampered, dnsfunc=dns)
