@@ -102,3 +102,25 @@ def test_removing_a_step_retires_it(session, services, clock, library):
     sync(session, services, clock, library)
     step = session.scalar(select(Step).where(Step.key == "03-check-back"))
     assert step.active is False
+
+
+def test_unknown_merge_fields_are_refused_with_their_line(session, services, clock, library):
+    """A typo in a merge field is caught at sync, with the line it is on, not at send time."""
+    (library / "welcome" / "01-welcome.md").write_text(
+        "---\nsubject: Hi {{ contact.frist_name }}\n---\nHello\n\n{{ contatc.company }}\n")
+    with pytest.raises(SyncError) as raised:
+        sync(session, services, clock, library)
+    text = "\n".join(raised.value.problems)
+    assert f"{library}/welcome/01-welcome.md:2: unknown field contact.frist_name" in text
+    assert f"{library}/welcome/01-welcome.md:6: unknown variable 'contatc'" in text
+
+
+def test_a_layout_without_an_unsubscribe_link_is_refused(session, services, clock, library, tmp_path):
+    """Every email must carry an unsubscribe link; a layout that drops it stops the sync."""
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    html = templates / "email" / "default.html"
+    html.write_text(html.read_text().replace('<a href="{{ unsubscribe_url }}">Unsubscribe</a>', ""))
+    with pytest.raises(SyncError) as raised:
+        sync_directory(session, library, templates_dir=templates, postal_address="x", now=clock.now())
+    assert any("has no unsubscribe link" in p for p in raised.value.problems)

@@ -15,7 +15,7 @@ import yaml
 from . import rules
 from .errors import ValidationError
 from .personas import check_examples
-from .rendering import TemplateError, check_template, compile_step, content_hash, merge_context, render
+from .rendering import TemplateError, check_template, check_variables, compile_step, content_hash, merge_context, render
 from .scheduling import parse_delay, validate_window
 
 KINDS = ("drip", "autoresponder", "recycle")
@@ -219,7 +219,8 @@ def _load_step(path: Path, default_layout: str, templates_dir: Path, postal_addr
     if not (templates_dir / "email" / f"{layout}.html").exists():
         problems.add(path, 2, f"layout {layout!r} not found in {templates_dir / 'email'}")
         ok = False
-    for error in check_template(body, str(path), body_line) + check_template(subject or "", str(path), 2):
+    for error in (check_template(body, str(path), body_line) + check_template(subject or "", str(path), 2)
+                  + check_variables(body, str(path), body_line) + check_variables(subject or "", str(path), 2)):
         problems.append(error)
         ok = False
     if not ok:

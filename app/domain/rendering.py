@@ -115,6 +115,8 @@ def compile_step(version_hash: str, subject: str, preheader: str, body_markdown:
     except Exception as exc:  # a missing or broken layout file
         raise TemplateError(f"layout {layout!r}: {exc}") from exc
     saved.append("")  # the subject token in <title> renders empty; the subject header carries it
+    if UNSUB_MARK not in page or UNSUB_MARK not in text_page:
+        raise TemplateError(f"layout {layout!r} has no unsubscribe link ({{{{ unsubscribe_url }}}}) in its .html and .txt")
     inlined = _inline(page)
     links: list[str] = []
 
@@ -181,6 +183,35 @@ def check_template(source: str, where: str, first_line: int = 1) -> list[str]:
     except TemplateSyntaxError as exc:
         return [f"{where}:{exc.lineno + first_line - 1}: {exc.message}"]
     return []
+
+
+MERGE_NAMES = {"contact", "persona", "segment"}
+
+
+def check_variables(source: str, where: str, first_line: int = 1) -> list[str]:
+    """Unknown merge fields are refused when a step is saved, never discovered at send time."""
+    from jinja2 import meta, nodes
+
+    from .rules import CONTACT_FIELDS
+
+    try:
+        tree = sandbox().parse(source)
+    except TemplateSyntaxError:
+        return []  # reported by check_template
+    unknown = meta.find_undeclared_variables(tree) - MERGE_NAMES
+    first_use = {}
+    for name_node in tree.find_all(nodes.Name):
+        if name_node.name in unknown:
+            first_use.setdefault(name_node.name, name_node.lineno)
+    problems = [f"{where}:{first_use.get(name, 1) + first_line - 1}: unknown variable {name!r} "
+                f"(use contact.<field>, persona or segment)" for name in sorted(unknown)]
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if isinstance(node.node, nodes.Name) and node.node.name == "contact":
+            attr = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+            if attr not in CONTACT_FIELDS and attr != "fields":
+                problems.append(f"{where}:{node.lineno + first_line - 1}: unknown field contact.{attr} "
+                                f"(known: {', '.join(CONTACT_FIELDS)}, fields.<custom>)")
+    return problems
 
 
 def layouts(templates_dir: Path) -> list[str]:
