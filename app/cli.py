@@ -63,6 +63,19 @@ def campaigns_sync(directory: Path | None) -> None:
     click.echo("synced: " + ", ".join(f"{v} {k} changed" for k, v in counts.items()))
 
 
+@campaigns.command("export")
+@click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
+def campaigns_export(directory: Path | None) -> None:
+    """Write personas, campaigns and the agreement from the database to DIRECTORY (default campaigns/)."""
+    from .domain.campaign_export import export_library
+
+    services = _services()
+    target = directory or services.config.campaigns_dir
+    with services.sessions() as session:
+        counts = export_library(session, target)
+    click.echo(f"exported to {target}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
 def _sync(services, directory: Path) -> dict:
     from .domain.campaign_sync import SyncError, sync_directory
 

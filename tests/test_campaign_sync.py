@@ -124,3 +124,16 @@ def test_a_layout_without_an_unsubscribe_link_is_refused(session, services, cloc
     with pytest.raises(SyncError) as raised:
         sync_directory(session, library, templates_dir=templates, postal_address="x", now=clock.now())
     assert any("has no unsubscribe link" in p for p in raised.value.problems)
+
+
+def test_export_writes_files_that_sync_back_unchanged(session, services, clock, library, tmp_path):
+    """What the database holds round-trips through files: re-syncing an export changes nothing."""
+    from app.domain.campaign_export import export_library
+
+    sync(session, services, clock, library)
+    exported = tmp_path / "exported"
+    counts = export_library(session, exported)
+    assert counts["personas"] == 3 and counts["steps"] >= 20
+    assert (exported / "engineer-nurture" / "01-repeatability.md").read_text().startswith("---\nsubject:")
+    assert sync(session, services, clock, exported) == {"personas": 0, "campaigns": 0, "step_versions": 0,
+                                                        "agreement": 0}

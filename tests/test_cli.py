@@ -28,12 +28,14 @@ def test_init_is_idempotent_and_creates_the_schema(run, tmp_path):
     assert {"contacts", "messages", "handoffs", "enrollments", "events", "alembic_version"} <= set(tables)
 
 
-def test_sync_demo_user_and_apikey(run):
+def test_sync_demo_export_user_and_apikey(run, tmp_path):
     """The setup commands a newcomer runs, in order."""
     assert run("init").exit_code == 0
     synced = run("campaigns", "sync", str(ROOT / "campaigns"))
     assert synced.exit_code == 0 and "3 personas changed" in synced.output
     assert run("demo").exit_code == 0
+    exported = run("campaigns", "export", str(tmp_path / "out"))
+    assert exported.exit_code == 0 and (tmp_path / "out" / "personas" / "engineer.yml").exists()
     created = run("user", "create", "Rep@Example.com", "--role", "sales", "--password", "long-enough")
     assert created.exit_code == 0 and "rep@example.com" in created.output
     key = run("apikey", "create", "--name", "crm")

@@ -60,11 +60,11 @@ def _assign(obj, values: dict) -> bool:
 def _upsert_persona(session: Session, slug: str, data: dict, now: datetime) -> int:
     persona = session.scalar(select(Persona).where(Persona.slug == slug))
     values = {"name": data["name"], "description": data.get("description", ""), "priority": data.get("priority", 0),
-              "rules": data["rules"], "examples": data.get("examples") or [], "source_path": data["source_path"],
-              "active": True}
+              "rules": data["rules"], "examples": data.get("examples") or [], "active": True}
     if persona is None:
-        session.add(Persona(slug=slug, created_at=now, updated_at=now, **values))
+        session.add(Persona(slug=slug, created_at=now, updated_at=now, source_path=data["source_path"], **values))
         return 1
+    persona.source_path = data["source_path"]  # where it was last read from; not a change of content
     if _assign(persona, values):
         persona.updated_at = now
         return 1
@@ -78,17 +78,19 @@ def _upsert_campaign(session: Session, source: CampaignFile, now: datetime) -> t
               "status": data.get("status", "active"), "persona_id": persona_id, "trigger_event": data.get("trigger"),
               "timezone": data.get("timezone", "UTC"), "send_window": data.get("send_window") or {},
               "exit_goals": data.get("exit_goals") or [], "from_name": data.get("from_name"),
-              "layout": data.get("layout", "default"), "source_path": source.path}
+              "layout": data.get("layout", "default")}
     campaign = session.scalar(select(Campaign).where(Campaign.slug == source.slug))
     changed = 0
     if campaign is None:
-        campaign = Campaign(slug=source.slug, created_at=now, updated_at=now, **values)
+        campaign = Campaign(slug=source.slug, created_at=now, updated_at=now, source_path=source.path, **values)
         session.add(campaign)
         session.flush()
         changed = 1
-    elif _assign(campaign, values):
-        campaign.updated_at = now
-        changed = 1
+    else:
+        campaign.source_path = source.path  # where it was last read from; not a change of content
+        if _assign(campaign, values):
+            campaign.updated_at = now
+            changed = 1
     versions = 0
     existing = {s.key: s for s in session.scalars(select(Step).where(Step.campaign_id == campaign.id))}
     for position, step_file in enumerate(source.steps):
