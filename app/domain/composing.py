@@ -26,20 +26,39 @@ def _one_line(text: str | None) -> str:
 def render_message(services, message: Message) -> RenderedEmail:
     if message.kind == MessageKind.NOTIFICATION:
         return render_handoff_notice(services, message)
-    version = message.step_version
-    cfg = services.config
-    compiled = compile_step(version.content_hash, version.subject, version.preheader, version.body_markdown,
-                            version.layout, str(cfg.templates_dir), cfg.postal_address)
+    compiled = compiled_version(services, message.step_version)
     contact = message.contact
     tokens = services.tokens
+    if message.kind == MessageKind.TEST:
+        return preview(compiled, contact, prefix="[Test] ")
     track = contact.tracking_consent
-    context = merge_context(rule_fields(contact), contact.persona.slug if contact.persona else None, contact.segment)
     return render(
-        compiled, context,
+        compiled, contact_context(contact),
         link_url=(lambda i: tokens.click_url(message.public_id, i)) if track else (lambda i: compiled.links[i]),
         pixel_url=tokens.open_url(message.public_id) if track else None,
         unsubscribe_url=tokens.unsubscribe_url(message.public_id),
     )
+
+
+def compiled_version(services, version):
+    cfg = services.config
+    return compile_step(version.content_hash, version.subject, version.preheader, version.body_markdown,
+                        version.layout, str(cfg.templates_dir), cfg.postal_address)
+
+
+def contact_context(contact) -> dict:
+    return merge_context(rule_fields(contact), contact.persona.slug if contact.persona else None, contact.segment)
+
+
+SAMPLE_CONTEXT = merge_context({"first_name": "Sam", "last_name": "Sample", "company": "Example Co",
+                                "email": "sam@example.com"}, None, None)
+
+
+def preview(compiled, contact=None, *, prefix: str = "") -> RenderedEmail:
+    """A step as a given contact (or a sample one) would read it, with its real, untracked links."""
+    out = render(compiled, contact_context(contact) if contact is not None else SAMPLE_CONTEXT,
+                 link_url=lambda i: compiled.links[i], pixel_url=None, unsubscribe_url="#unsubscribe-preview")
+    return RenderedEmail(subject=prefix + out.subject, html=out.html, text=out.text)
 
 
 def render_handoff_notice(services, message: Message) -> RenderedEmail:

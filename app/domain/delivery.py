@@ -42,7 +42,7 @@ def claim(session: Session, message_ids: list[int], *, now: datetime, lease_seco
 
 def still_wanted(message: Message) -> bool:
     """Suppression is checked again at the last moment: unsubscribes and handoffs win over the queue."""
-    if message.kind == MessageKind.NOTIFICATION:
+    if message.kind in (MessageKind.NOTIFICATION, MessageKind.TEST):
         return True
     contact: Contact | None = message.contact
     return contact is not None and message.campaign is not None and may_receive(contact, message.campaign)
@@ -103,7 +103,7 @@ def _send_one(services, session: Session, connection, message_id: int) -> str:
     message.lease_until = None
     message.message_id_header = header_id
     message.smtp_response = response[:1000]
-    if message.contact_id is not None:
+    if message.contact_id is not None and message.kind != MessageKind.TEST:
         session.add(Event(contact_id=message.contact_id, type=EventType.EMAIL_SENT, occurred_at=now,
                           message_id=message.id, campaign_id=message.campaign_id, step_id=message.step_id,
                           source="delivery", properties={"subject": rendered.subject}, created_at=now))

@@ -6,17 +6,18 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import EmailStatus, EventType, Message
+from app.models import EmailStatus, EventType, Message, MessageKind
 
+from .composing import compiled_version, contact_context
 from .events import record_event
 from .lifecycle import set_email_status
-from .rendering import compile_step, merge_context, sandbox
-from .contacts import rule_fields
+from .rendering import sandbox
 from .tracking import CLICK, OPEN, classify
 
 
 def find_message(session: Session, public_id: str) -> Message | None:
-    return session.scalar(select(Message).where(Message.public_id == public_id))
+    """The nurture message a token names; test sends (proofs) record nothing."""
+    return session.scalar(select(Message).where(Message.public_id == public_id, Message.kind != MessageKind.TEST))
 
 
 def record_open(session: Session, public_id: str, *, method: str, user_agent: str | None, ip: str | None,
@@ -31,19 +32,14 @@ def record_open(session: Session, public_id: str, *, method: str, user_agent: st
 
 def link_target(services, message: Message, index: int) -> str | None:
     """The link's real URL, looked up from the step itself: a token can only lead where the email did."""
-    version = message.step_version
-    if version is None:
+    if message.step_version is None:
         return None
-    cfg = services.config
-    compiled = compile_step(version.content_hash, version.subject, version.preheader, version.body_markdown,
-                            version.layout, str(cfg.templates_dir), cfg.postal_address)
+    compiled = compiled_version(services, message.step_version)
     if not 0 <= index < len(compiled.links):
         return None
     url = compiled.links[index]
     if "{" in url and message.contact is not None:  # a link with merge fields, e.g. ?company={{ … }}
-        contact = message.contact
-        context = merge_context(rule_fields(contact), contact.persona.slug if contact.persona else None, contact.segment)
-        url = sandbox().from_string(url).render(context)
+        url = sandbox().from_string(url).render(contact_context(message.contact))
     return url if url.startswith(("https://", "http://")) else None
 
 

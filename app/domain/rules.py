@@ -5,6 +5,7 @@ A rule is a condition `{field, op, value}` or a tree of them: `{all: [...]}`, `{
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Mapping
 
 
@@ -19,6 +20,8 @@ def _num(v: Any) -> float | None:
         return float(v)
     except (TypeError, ValueError):
         return None
+    except OverflowError:  # an int beyond float range (JSON allows any size): still ordered
+        return math.inf if v > 0 else -math.inf
 
 
 def _compare(pred: Callable[[float, float], bool]) -> Callable[[Any, Any], bool]:
@@ -102,7 +105,7 @@ def validate_condition(cond: Mapping[str, Any], where: str) -> list[str]:
     name, op, value = cond.get("field"), cond.get("op"), cond.get("value")
     if not isinstance(name, str) or not (name in CONTACT_FIELDS or name.startswith("fields.")):
         errors.append(f"{where}: unknown field {name!r} (use one of {', '.join(CONTACT_FIELDS)} or fields.<custom>)")
-    if op not in OPERATORS:
+    if not isinstance(op, str) or op not in OPERATORS:
         return errors + [f"{where}: unknown op {op!r} (use one of {', '.join(OPERATORS)})"]
     if op in LIST_OPERATORS and (not isinstance(value, list) or not value):
         errors.append(f"{where}: op {op} needs a non-empty list value")

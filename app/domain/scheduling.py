@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,7 +23,7 @@ def parse_delay(value: Any) -> int:
     else:
         text = str(value).strip().replace(" ", "")
         parts = DELAY_PART.findall(text)
-        if not text or "".join(n + u for n, u in parts).lower() != text.lower():
+        if not text or len(text) > 64 or "".join(n + u for n, u in parts).lower() != text.lower():
             raise ValidationError("delay", f"must be a duration like 45s, 10m, 2h, 3d or 1w, got {value!r}")
         seconds = sum(int(n) * UNIT_SECONDS[u.lower()] for n, u in parts)
     if not 0 <= seconds <= MAX_DELAY:
@@ -65,29 +65,56 @@ def zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
         if candidate:
             try:
                 return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a tzdata folder such as 'America'
                 continue
     return ZoneInfo("UTC")
 
 
+def _inside(instant: datetime, start: time, end: time, days: set[int], tz: ZoneInfo) -> bool:
+    local = instant.astimezone(tz)
+    return local.weekday() in days and start <= local.time() < end
+
+
+def _offset_changes(begin: datetime, end: datetime, tz: ZoneInfo) -> list[datetime]:
+    """The instants in (begin, end] where the zone's UTC offset changes (daylight saving), to the second."""
+    def offset(ts: int) -> timedelta | None:
+        return datetime.fromtimestamp(ts, tz).utcoffset()
+
+    changes, lo, stop = [], int(begin.timestamp()), int(end.timestamp())
+    while lo < stop:
+        hi = min(lo + 6 * 3600, stop)  # no zone changes its offset twice within six hours
+        if offset(lo) != offset(hi):
+            a, b = lo, hi
+            while b - a > 1:
+                mid = (a + b) // 2
+                a, b = (mid, b) if offset(mid) == offset(lo) else (a, mid)
+            changes.append(datetime.fromtimestamp(b, timezone.utc))
+        lo = hi
+    return changes
+
+
 def next_opening(moment: datetime, window: Mapping[str, Any] | None, tz: ZoneInfo) -> datetime:
-    """The earliest time ≥ moment inside the window, read in the contact's time zone."""
+    """The earliest time ≥ moment inside the window, read in the contact's time zone.
+
+    The window opens when the local clock reaches `start` on a listed day, or when daylight saving
+    moves the clock into the window, so both are candidates; the earliest one inside wins.
+    """
     if not window:
         return moment
     start, end = _clock_time(window["start"], "start"), _clock_time(window["end"], "end")
     days = {DAYS.index(d) for d in window["days"]}
-    local = moment.astimezone(tz)
-    for offset in range(8):
-        day = (local + timedelta(days=offset)).date()
-        if day.weekday() not in days:
-            continue
-        opens = datetime.combine(day, start, tz)
-        closes = datetime.combine(day, end, tz)
-        if offset == 0 and opens <= local < closes:
-            return moment
-        if local < opens:
-            return opens.astimezone(moment.tzinfo)
-    raise AssertionError("a window with at least one day always opens within a week")
+    if _inside(moment, start, end, days, tz):
+        return moment
+    first_day = moment.astimezone(tz).date()
+    candidates = [datetime.combine(first_day + timedelta(days=n), start, tz).replace(fold=fold)
+                  for n in range(8) for fold in (0, 1)]
+    candidates += _offset_changes(moment, moment + timedelta(days=9), tz)
+    since = moment.astimezone(timezone.utc)
+    openings = [c.astimezone(timezone.utc) for c in candidates]
+    opening = min((c for c in openings if c >= since and _inside(c, start, end, days, tz)), default=None)
+    if opening is None:
+        raise AssertionError("a window with at least one day always opens within a week")
+    return opening.astimezone(moment.tzinfo)
 
 
 def due_at(after: datetime, delay_seconds: int, window: Mapping[str, Any] | None, tz: ZoneInfo) -> datetime:

@@ -13,6 +13,7 @@ class MessageKind(StrEnum):
     NURTURE = "nurture"
     AUTORESPONDER = "autoresponder"
     NOTIFICATION = "notification"  # to a sales rep
+    TEST = "test"                  # a marketer's test send of a step: untracked, never counted
 
 
 class MessageStatus(StrEnum):

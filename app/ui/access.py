@@ -61,5 +61,7 @@ def may_decide_handoff(user: User, handoff: Handoff) -> bool:
 
 
 def home_endpoint(user) -> str:
+    if user.role == MANAGER:
+        return "ui.handoffs"
     allowed = nav_for(user)
     return allowed[0][1] if allowed else "ui.login"

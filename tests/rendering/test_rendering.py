@@ -160,3 +160,31 @@ def test_dkim_signature_verifies_and_covers_list_unsubscribe(tmp_path):
     assert dkim.verify(raw, dnsfunc=dns)
     tampered = raw.replace(b"Hallo Ana", b"Hallo Eve")
     assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+def test_a_proof_is_sent_merged_for_a_contact_and_records_nothing(synced, services, session, client, api, drain,
+                                                                   outbox):
+    """A test send reaches the marketer, merged as the chosen contact, with real links and no tracking."""
+    from sqlalchemy import select
+
+    from app.domain.proofs import send_proof
+    from app.models import Contact, Event, Step
+    from tests.loop_steps import PRIYA, parse, parts
+
+    contact_id = api.post("/api/v1/contacts", json=PRIYA).get_json()["id"]
+    step = session.scalar(select(Step).where(Step.key == "01-repeatability"))
+    send_proof(session, step.current_version, "Marketer@Example.com", now=services.now(),
+               as_contact=session.get(Contact, contact_id))
+    session.commit()
+    drain()
+    proof = parse(outbox()[-1].raw)
+    assert proof["To"] == "marketer@example.com"
+    assert proof["Subject"] == "[Test] Priya, how repeatable is 5 µm?"
+    html, _ = parts(proof)
+    assert "/t/o/" not in html and "/t/c/" not in html
+    assert "https://www.brightline.example/resources/repeatability-test-report" in html
+    unsubscribe = proof["List-Unsubscribe"].split(",")[0].strip("<> ").removeprefix("https://nurture.test")
+    client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+    session.expire_all()
+    assert session.get(Contact, contact_id).email_status == "active"
+    assert session.scalars(select(Event.type).where(Event.contact_id == contact_id)).all() == []

@@ -1,0 +1,92 @@
+"""Personas and campaigns as marketing reads them: rules in words, steps with their numbers, previews."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+
+from app.domain.contacts import rule_fields
+from app.domain.rendering import TemplateError, compile_step, merge_context, render
+from app.extensions import db_session, services
+from app.models import Campaign, Contact, Step
+
+from . import queries
+from .access import MARKETING, roles_required
+from .helpers import get_or_404
+
+# Who a preview is for when no contact is chosen: nothing but an address, so every fallback shows.
+BLANK = "blank"
+SAMPLE_EMAIL = "sample.contact@example.com"
+CONDITIONS = {
+    "opened_previous": "only if the previous email was opened",
+    "clicked_previous": "only if a link in the previous email was clicked",
+    "not_opened_previous": "only if the previous email was not opened",
+}
+
+
+@roles_required(*MARKETING)
+def personas():
+    found = queries.all_personas(db_session())
+    return render_template("personas/list.html", personas=[(p, queries.example_results(p)) for p in found])
+
+
+@roles_required(*MARKETING)
+def campaigns():
+    return render_template("campaigns/list.html", rows=queries.campaigns_with_counts(db_session()))
+
+
+@roles_required(*MARKETING)
+def campaign(campaign_id: int):
+    session = db_session()
+    found = get_or_404(Campaign, campaign_id)
+    return render_template("campaigns/detail.html", campaign=found, steps=list(found.steps),
+                           stats=queries.step_stats(session, found), conditions=CONDITIONS,
+                           enrollments=queries.enrollment_counts(session, found))
+
+
+@roles_required(*MARKETING)
+def preview(campaign_id: int, step_id: int):
+    session = db_session()
+    found = get_or_404(Campaign, campaign_id)
+    step = session.get(Step, step_id)
+    if step is None or step.campaign_id != found.id or step.current_version is None:
+        abort(404, description=f"Campaign {campaign_id} has no step {step_id} with content.")
+    samples = queries.sample_contacts(session, found)
+    chosen = _sample(request.args.get("contact", "").strip(), samples)
+    version = step.current_version
+    cfg = services().config
+    rendered, error = None, None
+    try:
+        compiled = compile_step(version.content_hash, version.subject, version.preheader, version.body_markdown,
+                                version.layout, str(cfg.templates_dir), cfg.postal_address)
+        rendered = render(compiled, _context(chosen), link_url=lambda i: compiled.links[i], pixel_url=None,
+                          unsubscribe_url="#")
+    except TemplateError as exc:
+        error = str(exc)
+    return render_template("campaigns/preview.html", campaign=found, step=step, version=version, samples=samples,
+                           chosen=chosen, rendered=rendered, error=error, sample_email=SAMPLE_EMAIL)
+
+
+def _sample(arg: str, samples: list[Contact]) -> Contact | None:
+    """`?contact=<id>` for a real contact, `blank` (or no contacts yet) for the fallbacks."""
+    if arg == BLANK or (not arg and not samples):
+        return None
+    if not arg:
+        return samples[0]
+    if not arg.isdigit() or len(arg) > 9:
+        abort(400, description="'contact' must be a contact id or 'blank'.")
+    found = db_session().get(Contact, int(arg))
+    if found is None:
+        abort(404, description=f"No contact with id {arg}.")
+    return found
+
+
+def _context(contact: Contact | None) -> dict:
+    if contact is None:
+        return merge_context({"email": SAMPLE_EMAIL, "email_domain": SAMPLE_EMAIL.split("@")[1]}, None, None)
+    return merge_context(rule_fields(contact), contact.persona.slug if contact.persona else None, contact.segment)
+
+
+def register(bp: Blueprint) -> None:
+    bp.add_url_rule("/personas", "personas", personas)
+    bp.add_url_rule("/campaigns", "campaigns", campaigns)
+    bp.add_url_rule("/campaigns/<int:campaign_id>", "campaign", campaign)
+    bp.add_url_rule("/campaigns/<int:campaign_id>/steps/<int:step_id>/preview", "preview", preview)

@@ -1,0 +1,72 @@
+"""Small request helpers shared by the views: strict arguments, lookups that 404, pages of rows."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+from typing import Any
+
+from flask import abort, request
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from app.extensions import db_session
+
+PER_PAGE = 50
+
+
+def int_arg(name: str, default: int | None = None, *, minimum: int = 1) -> int | None:
+    """A whole-number query argument; anything else is the client's mistake (400), never a 500."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < minimum or len(raw) > 9:
+        abort(400, description=f"'{name}' must be a whole number of at least {minimum}.")
+    return int(raw)
+
+
+def choice_arg(name: str, allowed) -> str | None:
+    raw = request.args.get(name, "").strip()
+    if raw and raw not in allowed:
+        abort(400, description=f"'{name}' must be one of: {', '.join(allowed)}.")
+    return raw or None
+
+
+def get_or_404(model, ident: int):
+    row = db_session().get(model, ident)
+    if row is None:
+        abort(404, description=f"No {model.__name__.lower()} with id {ident}.")
+    return row
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    number: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def first_index(self) -> int:
+        return (self.number - 1) * self.per_page + 1 if self.items else 0
+
+    @property
+    def last_index(self) -> int:
+        return (self.number - 1) * self.per_page + len(self.items)
+
+
+def paginate(session: Session, query: Select, number: int, per_page: int = PER_PAGE) -> Page:
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    items = session.scalars(query.limit(per_page).offset((number - 1) * per_page)).unique().all()
+    return Page(items=list(items), number=number, per_page=per_page, total=total or 0)
