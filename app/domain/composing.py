@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from email.headerregistry import Address
+from functools import lru_cache
 from email.utils import format_datetime, parseaddr
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from .mime import dkim_sign, multipart_alternative
 from .rendering import RenderedEmail, compile_step, content_hash, merge_context, render
 
 
+@lru_cache(maxsize=256)
 def sender_address(mail_from: str, display_name: str | None = None) -> Address:
     name, addr = parseaddr(mail_from)
     local, _, domain = addr.partition("@")

@@ -13,7 +13,7 @@ from app.models import Contact
 
 from .errors import ValidationError
 
-EMAIL_RE = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 CUSTOM_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 TIMELINE_RE = re.compile(r"^\s*(\d{1,3})\s*(d|day|days|w|week|weeks|m|month|months|y|year|years)\s*$", re.I)
@@ -36,9 +36,9 @@ def _text(field: str, value: Any, limit: int) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValidationError(field, "must be a string")
-    value = value.strip()
-    if CONTROL_RE.search(value):
+    if CONTROL_RE.search(value):  # before trimming: a stray CR/LF at either end is refused too
         raise ValidationError(field, "must not contain control characters or line breaks")
+    value = value.strip()
     if len(value) > limit:
         raise ValidationError(field, f"is longer than {limit} characters")
     return value
@@ -49,7 +49,10 @@ def _whole_number(field: str, value: Any) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)) or (isinstance(value, str) and not value.strip().isdigit()):
         raise ValidationError(field, f"must be a whole number ≥ 0, got {value!r}")
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError:  # digits int() refuses ('²') or more than Python's 4300-digit limit
+        raise ValidationError(field, f"must be a whole number ≥ 0, got {value!r:.40}") from None
     if number < 0 or number > 10**12:
         raise ValidationError(field, f"must be between 0 and 10^12, got {number}")
     return number
@@ -85,7 +88,7 @@ def parse_contact(data: Mapping[str, Any], *, partial: bool = False) -> dict[str
             out[name] = _text(name, data[name], limit)
     if "industry" in data:
         industry = _text("industry", data["industry"], 200)
-        out["industry"] = re.sub(r"[^a-z0-9]+", "_", industry.lower()).strip("_") if industry else None
+        out["industry"] = (re.sub(r"[^a-z0-9]+", "_", industry.lower()).strip("_") or None) if industry else None
     for name in ("company_size", "budget"):
         if name in data:
             out[name] = _whole_number(name, data[name])
@@ -109,7 +112,7 @@ def _timezone(value: Any) -> str | None:
         return None
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a tzdata folder such as 'America'
         raise ValidationError("timezone", f"{tz!r} is not an IANA time zone such as Europe/Paris") from None
     return tz
 

@@ -8,7 +8,9 @@ which quoted-printable output can never contain.
 from __future__ import annotations
 
 import binascii
+import re
 from email.policy import SMTP
+from functools import lru_cache
 from typing import Iterable
 
 CRLF = b"\r\n"
@@ -16,10 +18,24 @@ SIGNED_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"reply-to
                   b"list-unsubscribe-post", b"feedback-id", b"mime-version", b"content-type"]
 
 
+@lru_cache(maxsize=4096)
 def fold_header(name: str, value: str) -> bytes:
-    """One header, folded and encoded by the SMTP policy; raises ValueError on CR or LF."""
+    """One header, folded and encoded by the SMTP policy; raises ValueError on CR or LF.
+
+    Cached: From and Reply-To repeat for every recipient of a campaign, subjects often do."""
     parsed_name, parsed = SMTP.header_store_parse(name, value)
     return SMTP.fold_binary(parsed_name, parsed)
+
+
+# An address our own validation accepted and that needs no encoding: written as is, which skips
+# the policy's slow address parser for the one header that differs for every recipient.
+PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,255}")
+
+
+def recipient_header(address: str) -> bytes:
+    if PLAIN_ADDRESS.fullmatch(address):
+        return b"To: " + address.encode("ascii") + CRLF
+    return fold_header("To", address)
 
 
 def plain_header(name: str, value: str) -> bytes:
@@ -39,7 +55,7 @@ def multipart_alternative(headers: Iterable[tuple[str, str]], generated: Iterabl
                           html: str, boundary_seed: str) -> bytes:
     """`headers` may hold contact or author data and go through the policy; `generated` are ours."""
     boundary = f"=_nurture_{boundary_seed}"
-    head = b"".join(fold_header(n, v) for n, v in headers)
+    head = b"".join(recipient_header(v) if n == "To" else fold_header(n, v) for n, v in headers)
     head += b"".join(plain_header(n, v) for n, v in generated)
     head += b"MIME-Version: 1.0\r\n"
     head += f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode()

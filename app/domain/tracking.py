@@ -1,39 +1,52 @@
 """Signed tracking tokens and the rule that tells human engagement from machines.
 
-Tokens name a message by its random public id (128 bits) and carry no personal data; the
-signature makes them unforgeable, so a click can only ever redirect to a link of that message.
+A token is the message's random public id (128 bits), the link number for clicks, and a 128-bit
+HMAC-SHA256 tag over those and the token's purpose. It carries no personal data, cannot be forged
+or moved to another purpose, and costs a microsecond to make or check (tokens are minted for every
+link of every email, and checked on every pixel hit).
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import ipaddress
 import re
+import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from itsdangerous import BadSignature, URLSafeSerializer
-
 OPEN, CLICK, UNSUBSCRIBE = "open", "click", "unsubscribe"
+PURPOSE_BYTES = {OPEN: b"o", CLICK: b"c", UNSUBSCRIBE: b"u"}
+TAG_BYTES = 16
 
 
 class Tokens:
     def __init__(self, secret_key: str, base_url: str):
         self.base_url = base_url.rstrip("/")
-        self._serializers = {p: URLSafeSerializer(secret_key, salt=f"nurture-{p}") for p in (OPEN, CLICK, UNSUBSCRIBE)}
+        self._key = hmac.new(secret_key.encode(), b"nurture-tracking-v1", hashlib.sha256).digest()
+
+    def _tag(self, purpose: str, body: bytes) -> bytes:
+        return hmac.new(self._key, PURPOSE_BYTES[purpose] + body, hashlib.sha256).digest()[:TAG_BYTES]
 
     def sign(self, purpose: str, public_id: str, link: int | None = None) -> str:
-        payload = [public_id] if link is None else [public_id, link]
-        return self._serializers[purpose].dumps(payload)
+        body = bytes.fromhex(public_id) + (struct.pack(">H", link) if link is not None else b"")
+        return base64.urlsafe_b64encode(body + self._tag(purpose, body)).rstrip(b"=").decode()
 
     def verify(self, purpose: str, token: str) -> tuple[str, int | None] | None:
         """(public_id, link index) or None for anything forged, tampered or malformed."""
+        if purpose not in PURPOSE_BYTES or len(token) > 64:
+            return None
         try:
-            payload = self._serializers[purpose].loads(token)
-        except (BadSignature, ValueError, TypeError):
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (binascii.Error, ValueError):
             return None
-        if not isinstance(payload, list) or not payload or not isinstance(payload[0], str):
+        body, tag = raw[:-TAG_BYTES], raw[-TAG_BYTES:]
+        if len(body) not in (16, 18) or not hmac.compare_digest(tag, self._tag(purpose, body)):
             return None
-        link = payload[1] if len(payload) > 1 and isinstance(payload[1], int) else None
-        return payload[0], link
+        link = struct.unpack(">H", body[16:])[0] if len(body) == 18 else None
+        return body[:16].hex(), link
 
     def open_url(self, public_id: str) -> str:
         return f"{self.base_url}/t/o/{self.sign(OPEN, public_id)}.gif"

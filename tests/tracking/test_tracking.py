@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from datetime import timedelta
 
 import pytest
@@ -56,10 +55,12 @@ def test_tokens_carry_no_personal_data(sent):
     """Tracking URLs hold a random message id, not the address or any contact field."""
     html = parts(sent[0])[0]
     pixel, clicks = tracking_paths(html)
+    public_id = sent[0]["Message-ID"].strip("<>").split("@")[0]
     for path in [pixel.removesuffix(".gif"), *clicks]:
-        payload = path.rsplit("/", 1)[1].split(".")[0]
-        decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        assert len(decoded[0]) == 32 and int(decoded[0], 16) >= 0  # 128 random bits
+        token = path.rsplit("/", 1)[1]
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        assert raw[:16] == bytes.fromhex(public_id)  # 128 random bits name the message…
+        assert len(raw) in (32, 34)                  # …plus a link number and a 128-bit tag, nothing else
         assert "priya" not in path.lower()
 
 
@@ -166,3 +167,21 @@ def test_pixel_answers_even_for_a_forged_token(client, session):
     response = client.get("/t/o/forged.gif")
     assert response.status_code == 200 and response.mimetype == "image/gif"
     assert session.scalars(select(Message)).all() == []
+
+
+def test_tokens_round_trip_and_reject_any_single_change():
+    """A token verifies only for its own purpose and fails after any one-character change."""
+    from app.domain.tracking import Tokens
+
+    tokens = Tokens("secret", "https://n.test")
+    public_id = "0f" * 16
+    token = tokens.sign("click", public_id, 7)
+    assert tokens.verify("click", token) == (public_id, 7)
+    assert tokens.verify("open", token) is None
+    assert Tokens("other secret", "https://n.test").verify("click", token) is None
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for i in range(len(token) - 1):  # the last character also holds unused padding bits
+        changed = token[:i] + alphabet[(alphabet.index(token[i]) + 1) % 64] + token[i + 1:]
+        assert tokens.verify("click", changed) is None
+    for junk in ("", "%%%", "A" * 200, token + "A"):
+        assert tokens.verify("click", junk) is None
