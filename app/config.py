@@ -59,6 +59,8 @@ class Config:
     reply_to: str | None = None
     dkim_selector: str | None = None
     dkim_private_key: bytes | None = None
+    smtp_connections: int = 4           # parallel SMTP connections per send job
+    delivery_sync_commit: bool = False  # PostgreSQL synchronous_commit for delivery bookkeeping
     scheduler_interval: float = 5.0
     send_batch_size: int = 100
     lease_seconds: int = 300
@@ -102,8 +104,21 @@ def load_config(environ: dict | None = None) -> Config:
         reply_to=env.get("NURTURE_REPLY_TO") or None,
         dkim_selector=env.get("NURTURE_DKIM_SELECTOR") or None,
         dkim_private_key=_dkim_key(env),
+        smtp_connections=_positive_int(env, "NURTURE_SMTP_CONNECTIONS", 4),
+        delivery_sync_commit=env.get("NURTURE_DELIVERY_SYNC_COMMIT", "off").lower() in ("1", "on", "true", "yes"),
+        lease_seconds=_positive_int(env, "NURTURE_LEASE_SECONDS", 300),
+        send_batch_size=_positive_int(env, "NURTURE_SEND_BATCH_SIZE", 100),
         scheduler_interval=float(env.get("NURTURE_SCHEDULER_INTERVAL", 5)),
     )
+
+
+def _positive_int(env, name: str, default: int) -> int:
+    value = env.get(name)
+    if value in (None, ""):
+        return default
+    if not str(value).isdigit() or int(value) < 1:
+        raise ConfigError(f"{name} must be a whole number ≥ 1, got {value!r}")
+    return int(value)
 
 
 def _dkim_key(env) -> bytes | None:

@@ -1,7 +1,14 @@
-"""Where finished messages go: an SMTP relay in production, the outbox table when embedded."""
+"""Where finished messages go: an SMTP relay in production, the outbox table when embedded.
+
+The SMTP client speaks the protocol step by step (with PIPELINING when the server offers it) so
+that it can tell a refusal, which leaves the connection usable, from a lost connection — and a
+connection lost before the final "." from one lost while waiting for the server's answer to it,
+when the message may already have been accepted.
+"""
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 from contextlib import contextmanager
 from typing import Iterator, Protocol
@@ -10,41 +17,90 @@ from .config import SmtpSettings
 
 
 class SendError(Exception):
-    """The server refused or the connection failed; `retriable` says whether to try again."""
+    """Base of delivery failures."""
 
-    def __init__(self, message: str, code: int | None = None, retriable: bool = True):
+    def __init__(self, message: str, code: int | None = None):
         super().__init__(message)
         self.code = code
-        self.retriable = retriable
+
+
+class Refused(SendError):
+    """The server answered with a 4xx or 5xx; the connection can carry the next message."""
+
+    def __init__(self, code: int, text: str):
+        super().__init__(f"{code} {text}", code)
+        self.text = text
+
+
+class ConnectionLost(SendError):
+    """Could not connect, or the connection broke or timed out.
+
+    `maybe_accepted` is set when it broke after the whole message was handed over but before the
+    server answered: the message may have been delivered and must not be sent again silently."""
+
+    def __init__(self, message: str, *, maybe_accepted: bool = False):
+        super().__init__(message)
+        self.maybe_accepted = maybe_accepted
 
 
 class Connection(Protocol):
     def send(self, mail_from: str, to: str, raw: bytes, *, message_id: int | None, subject: str) -> str:
-        """Hand one message over; returns the server's reply. Raises SendError."""
+        """Hand one message over; returns the server's reply. Raises Refused or ConnectionLost."""
 
 
-class Sender(Protocol):
-    def connect(self) -> "contextmanager[Connection]": ...
+def _dot_stuff(raw: bytes) -> bytes:
+    data = raw.replace(b"\r\n.", b"\r\n..")
+    if data.startswith(b"."):
+        data = b"." + data
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
 
 
 class SmtpConnection:
     def __init__(self, client: smtplib.SMTP):
         self.client = client
+        self.pipelining = client.has_extn("pipelining")
+        self.dirty = False  # a refused transaction must be reset before the next
+
+    def _reply(self) -> tuple[int, str]:
+        code, text = self.client.getreply()
+        return code, text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
 
     def send(self, mail_from, to, raw, *, message_id=None, subject=""):
+        handed_over = False
         try:
-            refused = self.client.sendmail(mail_from, [to], raw)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, text = exc.recipients[to]
-            raise SendError(f"{code} {text.decode(errors='replace')}", code, retriable=code < 500) from exc
-        except smtplib.SMTPResponseException as exc:
-            text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-            raise SendError(f"{exc.smtp_code} {text}", exc.smtp_code, retriable=exc.smtp_code < 500) from exc
-        except (smtplib.SMTPException, OSError) as exc:
-            raise SendError(f"connection failed: {exc}") from exc
-        if refused:
-            raise SendError(f"refused: {refused}")
-        return "250 accepted"
+            if self.dirty:
+                self.client.rset()
+                self.dirty = False
+            commands = [f"MAIL FROM:<{mail_from}>", f"RCPT TO:<{to}>", "DATA"]
+            if self.pipelining:
+                self.client.send(("\r\n".join(commands) + "\r\n").encode("ascii"))
+                replies = [self._reply() for _ in commands]
+            else:
+                replies = []
+                for command in commands:
+                    self.client.send((command + "\r\n").encode("ascii"))
+                    replies.append(self._reply())
+                    if replies[-1][0] >= 400:
+                        break
+            for (code, text), wanted in zip(replies, (250, 250, 354)):
+                if code != wanted and not (wanted == 250 and code == 251):
+                    self.dirty = True
+                    if code == 354:  # DATA was accepted after a refused RCPT: end it empty
+                        self.client.send(b".\r\n")
+                        self._reply()
+                    raise Refused(code, text)
+            self.client.send(_dot_stuff(raw))
+            handed_over = True
+            code, text = self._reply()
+        except Refused:
+            raise
+        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+            raise ConnectionLost(f"connection lost: {exc or type(exc).__name__}", maybe_accepted=handed_over) from exc
+        if code != 250:
+            raise Refused(code, text)
+        return f"{code} {text}"[:1000]
 
 
 class SmtpSender:
@@ -59,12 +115,14 @@ class SmtpSender:
                 client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
             else:
                 client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-                if s.starttls:
-                    client.starttls(context=ssl.create_default_context())
+            client.ehlo_or_helo_if_needed()
+            if s.starttls:
+                client.starttls(context=ssl.create_default_context())
+                client.ehlo()
             if s.username:
                 client.login(s.username, s.password or "")
         except (smtplib.SMTPException, OSError) as exc:
-            raise SendError(f"cannot connect to {s.host}:{s.port}: {exc}") from exc
+            raise ConnectionLost(f"cannot connect to {s.host}:{s.port}: {exc}") from exc
         try:
             yield SmtpConnection(client)
         finally:

@@ -1,30 +1,40 @@
-"""Sending owed messages exactly once: claim under a lease, re-check suppression, send, record.
+"""Sending owed messages exactly once.
 
-A message is claimed by a conditional UPDATE (pending → sending), so two workers never send it
-both. It is marked sent only after the server's 250; a worker that dies in between leaves it
-'sending', and the sweeper turns an expired lease into 'unknown' rather than sending it again.
+A batch is claimed under a lease (pending → claimed). Just before a message is handed to SMTP it
+is marked sending in the same commit that records the previous message as sent, so at any moment
+at most one message per connection is in flight. If the worker dies, claimed messages go back to
+pending when the lease ends (they never reached a server) and the one sending message becomes
+unknown: it may have been accepted, so it is counted and shown, never resent silently.
 """
 from __future__ import annotations
 
 import logging
+import random
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select, text, update
+from sqlalchemy.orm import Session, selectinload
 
-from app.mail import SendError
-from app.models import Contact, Event, EventType, Message, MessageKind, MessageStatus
+from app.mail import ConnectionLost, Refused, SendError
+from app.models import Contact, EmailStatus, Event, EventType, Message, MessageKind, MessageStatus
 
+from . import smtp_replies
 from .composing import build_mime, render_message
 from .enrollment import may_receive
+from .lifecycle import set_email_status
 from .rendering import TemplateError
+from .throttling import BLOCK_PAUSE, THROTTLE_PAUSE, Throttle, raise_alert
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = 8  # about two days of backoff before giving up
 
 
-def backoff(attempt: int) -> timedelta:
-    return timedelta(seconds=min(60 * 2 ** (attempt - 1), 6 * 3600))
+def backoff(attempt: int, rng: random.Random = random) -> timedelta:
+    """Exponential from one minute, capped at six hours, with ±20 % jitter so retries spread out."""
+    base = min(60 * 2 ** max(attempt - 1, 0), 6 * 3600)
+    return timedelta(seconds=base * rng.uniform(0.8, 1.2))
 
 
 def claim(session: Session, message_ids: list[int], *, now: datetime, lease_seconds: int) -> list[int]:
@@ -32,8 +42,7 @@ def claim(session: Session, message_ids: list[int], *, now: datetime, lease_seco
         update(Message)
         .where(Message.id.in_(message_ids), Message.status == MessageStatus.PENDING,
                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
-        .values(status=MessageStatus.SENDING, lease_until=now + timedelta(seconds=lease_seconds),
-                attempts=Message.attempts + 1)
+        .values(status=MessageStatus.CLAIMED, lease_until=now + timedelta(seconds=lease_seconds))
         .returning(Message.id)
     ).scalars().all()
     session.commit()
@@ -49,111 +58,188 @@ def still_wanted(message: Message) -> bool:
 
 
 def send_batch(services, message_ids: list[int]) -> dict[str, int]:
-    """Send what can be claimed of these messages over one connection. Returns counts by outcome."""
-    counts = {"sent": 0, "suppressed": 0, "retry": 0, "failed": 0, "skipped": 0}
+    """Send what can be claimed of these messages, over up to `smtp_connections` connections at once."""
     with services.sessions() as session:
         claimed = claim(session, message_ids, now=services.now(), lease_seconds=services.config.lease_seconds)
-        counts["skipped"] = len(message_ids) - len(claimed)
-        if not claimed:
-            return counts
-        connection_error: SendError | None = None
-        try:
-            with services.sender().connect() as connection:
-                for message_id in claimed:
-                    outcome = _send_one(services, session, connection, message_id)
-                    counts[outcome] += 1
-        except SendError as exc:  # could not connect, or the connection dropped
-            connection_error = exc
-        finally:
-            counts["retry"] += _release_unsent(session, claimed, services.now(), connection_error)
-    if connection_error is not None:
-        # Let the job fail so RQ shows it; the rows are already back to pending with a backoff.
-        raise connection_error
+    counts = {"sent": 0, "suppressed": 0, "retry": 0, "deferred": 0, "failed": 0, "bounced": 0, "unknown": 0,
+              "skipped": len(message_ids) - len(claimed)}
+    if not claimed:
+        return counts
+    lanes = max(1, min(services.config.smtp_connections if services.config.smtp else 1, len(claimed)))
+    chunks = [claimed[i::lanes] for i in range(lanes)]
+    if lanes == 1:
+        results = [_send_lane(services, chunks[0])]
+    else:
+        with ThreadPoolExecutor(lanes, thread_name_prefix="smtp") as pool:
+            results = list(pool.map(lambda chunk: _send_lane(services, chunk), chunks))
+    errors = [error for lane_counts, error in results if error is not None]
+    for lane_counts, _ in results:
+        for key, value in lane_counts.items():
+            counts[key] += value
+    if errors:
+        raise errors[0]  # the job fails visibly; every message is already back to pending, or unknown
     return counts
 
 
-def _send_one(services, session: Session, connection, message_id: int) -> str:
-    message = session.get(Message, message_id)
-    now = services.now()
-    if not still_wanted(message):
-        message.status = MessageStatus.SUPPRESSED
-        message.lease_until = None
-        message.error = "contact can no longer receive this email"
-        session.commit()
-        return "suppressed"
-    try:
-        rendered = render_message(services, message)
-        header_id, raw = build_mime(services, message, rendered, now)
-    except (TemplateError, ValueError) as exc:  # refused at sync time normally; never retried blindly
-        message.status = MessageStatus.FAILED
-        message.lease_until = None
-        message.error = f"cannot render: {exc}"[:1000]
-        session.commit()
-        return "failed"
-    message.subject = rendered.subject[:500]
-    try:
-        response = connection.send(_envelope_from(services), message.to_email, raw,
-                                   message_id=message.id, subject=rendered.subject)
-    except SendError as exc:
-        if exc.code is None:
-            raise  # connection-level: stop this batch, release the rest
-        return _record_refusal(session, message, exc, now)
-    message.status = MessageStatus.SENT
-    message.sent_at = now
-    message.lease_until = None
-    message.message_id_header = header_id
-    message.smtp_response = response[:1000]
-    if message.contact_id is not None and message.kind != MessageKind.TEST:
-        session.add(Event(contact_id=message.contact_id, type=EventType.EMAIL_SENT, occurred_at=now,
-                          message_id=message.id, campaign_id=message.campaign_id, step_id=message.step_id,
-                          source="delivery", properties={"subject": rendered.subject}, created_at=now))
-    session.commit()
-    return "sent"
+class _Lane:
+    """One connection's worth of messages, with the commit of 'sent' folded into the next 'sending'."""
 
+    def __init__(self, services, session: Session, throttle: Throttle):
+        self.services, self.session, self.throttle = services, session, throttle
+        self.counts: dict[str, int] = {}
+        self.envelope_from = parseaddr(services.config.mail_from)[1]
 
-def _record_refusal(session: Session, message: Message, exc: SendError, now: datetime) -> str:
-    message.smtp_response = str(exc)[:1000]
-    message.lease_until = None
-    if exc.retriable and message.attempts < MAX_ATTEMPTS:
+    def count(self, outcome: str) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    def send(self, connection, message: Message) -> None:
+        now = self.services.now()
+        if not still_wanted(message):
+            self._finish(message, MessageStatus.SUPPRESSED, error="contact can no longer receive this email")
+            return self.count("suppressed")
+        domain = message.to_email.rsplit("@", 1)[-1]
+        campaign = message.campaign
+        hold = self.throttle.hold_until(domain, message.campaign_id, campaign.rate_per_minute if campaign else None, now)
+        if hold is not None:
+            self._defer(message, hold, "held by a sending limit")
+            return self.count("deferred")
+        try:
+            rendered = render_message(self.services, message)
+            header_id, raw = build_mime(self.services, message, rendered, now)
+        except (TemplateError, ValueError) as exc:  # refused at sync time normally; never retried blindly
+            self._finish(message, MessageStatus.FAILED, error=f"cannot render: {exc}")
+            return self.count("failed")
+        message.status = MessageStatus.SENDING
+        message.attempts += 1
+        message.subject = rendered.subject[:500]
+        message.message_id_header = header_id
+        self.session.commit()  # also commits the previous message's 'sent'
+        try:
+            reply = connection.send(self.envelope_from, message.to_email, raw, message_id=message.id,
+                                    subject=rendered.subject)
+        except Refused as exc:
+            return self.count(self._refused(message, exc, now))
+        except ConnectionLost as exc:
+            if exc.maybe_accepted:
+                self._finish(message, MessageStatus.UNKNOWN, error=f"no answer after the message was handed over: {exc}")
+                self.count("unknown")
+            else:
+                self._retry(message, str(exc), now)
+                self.count("retry")
+            raise
+        message.status = MessageStatus.SENT
+        message.sent_at = now
+        message.lease_until = None
+        message.smtp_response = reply
+        if message.contact_id is not None and message.kind != MessageKind.TEST:
+            self.session.add(Event(contact_id=message.contact_id, type=EventType.EMAIL_SENT, occurred_at=now,
+                                   message_id=message.id, campaign_id=message.campaign_id, step_id=message.step_id,
+                                   source="delivery", properties={"subject": rendered.subject}, created_at=now))
+        self.count("sent")
+
+    def _finish(self, message: Message, status: str, *, error: str) -> None:
+        message.status = status
+        message.lease_until = None
+        message.error = error[:1000]
+
+    def _defer(self, message: Message, until: datetime, why: str) -> None:
         message.status = MessageStatus.PENDING
-        message.next_attempt_at = now + backoff(message.attempts)
+        message.lease_until = None
         message.queued_at = None
-        outcome = "retry"
-    else:
-        message.status = MessageStatus.FAILED
-        message.error = str(exc)[:1000]
-        outcome = "failed"
-    session.commit()
-    return outcome
+        message.next_attempt_at = until
+        message.error = why
+
+    def _retry(self, message: Message, why: str, now: datetime) -> None:
+        if message.attempts >= MAX_ATTEMPTS:
+            self._finish(message, MessageStatus.FAILED, error=f"gave up after {message.attempts} attempts: {why}")
+        else:
+            self._defer(message, now + backoff(message.attempts), why)
+
+    def _refused(self, message: Message, exc: Refused, now: datetime) -> str:
+        message.smtp_response = str(exc)[:1000]
+        verdict = smtp_replies.classify(exc.code, exc.text)
+        domain = message.to_email.rsplit("@", 1)[-1]
+        if verdict.action == smtp_replies.RETRY:
+            self._retry(message, str(exc), now)
+            return "retry" if message.status == MessageStatus.PENDING else "failed"
+        if verdict.action == smtp_replies.THROTTLE:
+            self.throttle.pause(self.session, domain, now + THROTTLE_PAUSE, str(exc), now)
+            message.attempts -= 1  # being asked to slow down is not a failed attempt
+            self._defer(message, now + THROTTLE_PAUSE, f"{domain} asked us to slow down: {exc}")
+            return "deferred"
+        if verdict.action == smtp_replies.BLOCK:
+            self.throttle.pause(self.session, domain, now + BLOCK_PAUSE, str(exc), now)
+            raise_alert(self.session, "policy_block", f"{domain} refused mail on policy", str(exc), now)
+            self._retry(message, f"policy rejection by {domain}: {exc}", now)
+            return "retry"
+        if verdict.action == smtp_replies.BOUNCE:
+            self._finish(message, MessageStatus.BOUNCED, error=str(exc))
+            if message.contact is not None and message.kind != MessageKind.TEST:
+                contact = message.contact
+                self.session.add(Event(contact_id=contact.id, type=EventType.BOUNCE, occurred_at=now,
+                                       message_id=message.id, campaign_id=message.campaign_id,
+                                       step_id=message.step_id, source="smtp", properties={"reply": str(exc)},
+                                       created_at=now))
+                set_email_status(self.session, contact, EmailStatus.BOUNCED, cause=f"hard bounce: {exc}",
+                                 actor="smtp", now=now)
+            return "bounced"
+        self._finish(message, MessageStatus.FAILED, error=str(exc))
+        return "failed"
 
 
-def _release_unsent(session: Session, claimed: list[int], now: datetime, error: SendError | None) -> int:
-    """Messages still 'sending' after the batch never reached the server: owe them again."""
-    session.rollback()
+def _send_lane(services, ids: list[int]) -> tuple[dict[str, int], SendError | None]:
+    with services.sessions() as session:
+        if services.engine.dialect.name == "postgresql" and not services.config.delivery_sync_commit:
+            # A killed worker loses nothing already committed; only a database crash could lose the
+            # last moments of bookkeeping. Per-message commits then cost a round trip, not an fsync.
+            session.execute(text("SET SESSION synchronous_commit TO OFF"))
+        messages = session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id).options(
+            selectinload(Message.contact).selectinload(Contact.persona), selectinload(Message.step_version),
+            selectinload(Message.campaign), selectinload(Message.handoff))).all()
+        lane = _Lane(services, session, Throttle(session, services.redis, services.now()))
+        error: SendError | None = None
+        try:
+            with services.sender().connect() as connection:
+                for message in messages:
+                    lane.send(connection, message)
+            session.commit()
+        except SendError as exc:
+            error = exc
+            session.commit()  # keeps what was recorded, including the lost message's verdict
+        finally:
+            session.rollback()
+            released = _release_claimed(session, ids, services.now())
+            if released:
+                lane.counts["retry"] = lane.counts.get("retry", 0) + released
+            if services.engine.dialect.name == "postgresql":
+                session.execute(text("SET SESSION synchronous_commit TO DEFAULT"))
+                session.commit()
+    return lane.counts, error
+
+
+def _release_claimed(session: Session, ids: list[int], now: datetime) -> int:
+    """Claimed messages this lane never handed over go back to pending, to be sent soon."""
     result = session.execute(
-        update(Message).where(Message.id.in_(claimed), Message.status == MessageStatus.SENDING)
-        .values(status=MessageStatus.PENDING, lease_until=None, queued_at=None,
-                next_attempt_at=now + backoff(1), smtp_response=str(error)[:1000] if error else None)
-    )
+        update(Message).where(Message.id.in_(ids), Message.status == MessageStatus.CLAIMED)
+        .values(status=MessageStatus.PENDING, lease_until=None, queued_at=None, next_attempt_at=now + timedelta(seconds=30)))
     session.commit()
     return result.rowcount or 0
 
 
-def _envelope_from(services) -> str:
-    from email.utils import parseaddr
-
-    return parseaddr(services.config.mail_from)[1]
-
-
 def sweep(services, *, requeue_after: timedelta) -> dict[str, int]:
-    """Expired leases become 'unknown'; pending messages nobody queued recently are queued again."""
+    """Expired leases: claimed → pending (never handed over), sending → unknown (maybe accepted).
+    Then pending messages nobody queued recently are queued again."""
     from app.queueing import enqueue_sends
 
     now = services.now()
     with services.sessions() as session:
+        released = session.execute(
+            update(Message).where(Message.status == MessageStatus.CLAIMED, Message.lease_until < now)
+            .values(status=MessageStatus.PENDING, lease_until=None, queued_at=None)).rowcount or 0
         unknown = session.execute(
             update(Message).where(Message.status == MessageStatus.SENDING, Message.lease_until < now)
-            .values(status=MessageStatus.UNKNOWN, error="worker stopped mid-send; not resent automatically")
+            .values(status=MessageStatus.UNKNOWN, lease_until=None,
+                    error="the worker stopped while handing this message over; not resent automatically")
         ).rowcount or 0
         stale = session.scalars(select(Message.id).where(
             Message.status == MessageStatus.PENDING,
@@ -162,4 +248,4 @@ def sweep(services, *, requeue_after: timedelta) -> dict[str, int]:
         ).order_by(Message.id).limit(50_000)).all()
         session.commit()
     requeued = enqueue_sends(services, list(stale))
-    return {"unknown": unknown, "requeued": requeued}
+    return {"unknown": unknown, "released": released, "requeued": requeued}

@@ -46,6 +46,7 @@ class Campaign(Base):
     from_name: Mapped[str | None] = mapped_column(String(200))
     from_email: Mapped[str | None] = mapped_column(String(320))
     layout: Mapped[str] = mapped_column(String(100), default="default")
+    rate_per_minute: Mapped[int | None] = mapped_column(Integer)  # most emails a minute from this campaign
     source_path: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -18,12 +18,14 @@ class MessageKind(StrEnum):
 
 class MessageStatus(StrEnum):
     PENDING = "pending"        # owed; a job may or may not be queued
-    SENDING = "sending"        # claimed under a lease, being handed to SMTP
+    CLAIMED = "claimed"        # taken by a worker under a lease; not yet handed to SMTP
+    SENDING = "sending"        # being handed to SMTP right now
     SENT = "sent"              # the server answered 250
     FAILED = "failed"          # gave up after retries, or permanently refused
+    BOUNCED = "bounced"        # the server refused the address for good (5.1.x)
     SUPPRESSED = "suppressed"  # the contact could no longer receive it at send time
     SKIPPED = "skipped"        # a step condition was not met
-    UNKNOWN = "unknown"        # lease expired mid-send: may have been accepted; never resent silently
+    UNKNOWN = "unknown"        # may have been accepted (worker died or no answer after the data); never resent silently
 
 
 class Message(Base):
@@ -80,3 +82,28 @@ class OutboxEmail(Base):
     subject: Mapped[str] = mapped_column(String(500))
     raw: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class DomainThrottle(Base):
+    """A destination domain that asked us to slow down or refused us on policy: paused until a time."""
+
+    __tablename__ = "domain_throttles"
+
+    domain: Mapped[str] = mapped_column(String(255), primary_key=True)
+    paused_until: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime]
+
+
+class Alert(Base):
+    """Something an admin must look at (a policy block, a paused domain); shown in status and the UI."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_open", "resolved_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    subject: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
