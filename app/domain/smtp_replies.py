@@ -27,9 +27,9 @@ def classify(code: int, text: str) -> Verdict:
     alert), or fail (give up on this message only)."""
     enhanced = enhanced_code(text)
     klass, subject, detail = enhanced if enhanced else (code // 100, None, None)
-    if (klass, subject, detail) == (4, 7, 28) or (code in (421, 450, 451, 452) and RATE_WORDS.search(text or "")):
-        return Verdict(THROTTLE, "provider rate limit")
-    if klass == 4 or 400 <= code < 500:
+    if 400 <= code < 500:  # a temporary reply stays temporary, even with a mismatched enhanced code
+        if (klass, subject, detail) == (4, 7, 28) or RATE_WORDS.search(text or ""):
+            return Verdict(THROTTLE, "provider rate limit")
         return Verdict(RETRY, "temporary failure")
     if (subject, detail) == (2, 1) and RATE_WORDS.search(text or ""):
         return Verdict(THROTTLE, "provider rate limit (5.2.1)")
