@@ -1,0 +1,20 @@
+"""Bounce and complaint reports posted by a mailbox reader or the relay's webhook."""
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from app.domain.bounces import process_report
+from app.extensions import db_session, services
+
+from . import bp
+from .auth import require_api_key
+
+
+@bp.post("/bounces")
+@require_api_key
+def receive_report():
+    """The raw DSN or ARF message as the body (Content-Type: message/rfc822)."""
+    session = db_session()
+    outcome = process_report(session, request.get_data(), now=services().now())
+    session.commit()
+    return jsonify(outcome), 200
