@@ -12,6 +12,9 @@ from app.domain.scheduling import format_delay
 from app.extensions import db_session, services
 from app.models import User
 
+from .access import nav_for
+from .helpers import MAX_ID, whole_number
+
 csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "ui.login"
@@ -23,7 +26,8 @@ ROLE_LABELS = {"admin": "Admin", "marketer": "Marketer", "sales": "Sales rep", "
 
 @login_manager.user_loader
 def _load_user(user_id: str):
-    return db_session().get(User, int(user_id)) if user_id.isdigit() else None
+    ident = whole_number(user_id)
+    return db_session().get(User, ident) if ident and ident <= MAX_ID else None
 
 
 def init_ui(app: Flask) -> None:
@@ -47,14 +51,13 @@ def init_ui(app: Flask) -> None:
     app.add_template_filter(format_time, "dt")
     app.add_template_filter(relative_time, "ago")
     app.add_template_filter(humanize, "human")
+    app.add_template_filter(label, "label")
     app.add_template_filter(format_delay, "delay")
     app.add_template_global(describe, "describe_rule")
     app.context_processor(_layout_context)
 
 
 def _layout_context() -> dict:
-    from .access import nav_for
-
     user = current_user if current_user and current_user.is_authenticated else None
     return {"nav": nav_for(user) if user else [], "role_label": ROLE_LABELS.get(user.role, user.role) if user else ""}
 
@@ -93,6 +96,15 @@ def relative_time(value) -> str:
     return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
+ACRONYMS = {"mql": "MQL", "sal": "SAL"}
+
+
 def humanize(value) -> str:
-    """`handed_off` → 'handed off', for stage, status and event names."""
-    return str(value or "").replace("_", " ")
+    """`handed_off` → 'handed off', for stage, status and event names; MQL and SAL stay upper case."""
+    return " ".join(ACRONYMS.get(word, word) for word in str(value or "").replace("_", " ").split(" "))
+
+
+def label(value) -> str:
+    """Like humanize, with a capital first letter: 'Handed off', 'MQL'."""
+    text = humanize(value)
+    return text[:1].upper() + text[1:]

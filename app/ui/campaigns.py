@@ -10,7 +10,7 @@ from app.models import Campaign, Contact, Step
 
 from . import queries
 from .access import MARKETING, roles_required
-from .helpers import get_or_404
+from .helpers import MAX_ID, get_or_404, whole_number
 
 # Who a preview is for when no contact is chosen: nothing but an address, so every fallback shows.
 BLANK = "blank"
@@ -37,7 +37,8 @@ def campaigns():
 def campaign(campaign_id: int):
     session = db_session()
     found = get_or_404(Campaign, campaign_id)
-    return render_template("campaigns/detail.html", campaign=found, steps=list(found.steps),
+    steps = list(found.steps)
+    return render_template("campaigns/detail.html", campaign=found, steps=steps, subjects=_subjects(steps),
                            stats=queries.step_stats(session, found), conditions=CONDITIONS,
                            enrollments=queries.enrollment_counts(session, found))
 
@@ -46,23 +47,39 @@ def campaign(campaign_id: int):
 def preview(campaign_id: int, step_id: int):
     session = db_session()
     found = get_or_404(Campaign, campaign_id)
-    step = session.get(Step, step_id)
+    step = session.get(Step, step_id) if 0 < step_id <= MAX_ID else None
     if step is None or step.campaign_id != found.id or step.current_version is None:
         abort(404, description=f"Campaign {campaign_id} has no step {step_id} with content.")
     samples = queries.sample_contacts(session, found)
     chosen = _sample(request.args.get("contact", "").strip(), samples)
     version = step.current_version
-    cfg = services().config
     rendered, error = None, None
     try:
-        compiled = compile_step(version.content_hash, version.subject, version.preheader, version.body_markdown,
-                                version.layout, str(cfg.templates_dir), cfg.postal_address)
-        rendered = render(compiled, _context(chosen), link_url=lambda i: compiled.links[i], pixel_url=None,
-                          unsubscribe_url="#")
+        rendered = _render(version, chosen)
     except TemplateError as exc:
         error = str(exc)
     return render_template("campaigns/preview.html", campaign=found, step=step, version=version, samples=samples,
                            chosen=chosen, rendered=rendered, error=error, sample_email=SAMPLE_EMAIL)
+
+
+def _subjects(steps: list[Step]) -> dict[int, str]:
+    """Each step's subject as a contact with no fields would see it: fallbacks instead of template code."""
+    out = {}
+    for step in steps:
+        if step.current_version is not None:
+            try:
+                out[step.id] = _render(step.current_version, None).subject
+            except TemplateError:
+                pass  # the raw subject is shown instead
+    return out
+
+
+def _render(version, contact: Contact | None):
+    cfg = services().config
+    compiled = compile_step(version.content_hash, version.subject, version.preheader, version.body_markdown,
+                            version.layout, str(cfg.templates_dir), cfg.postal_address)
+    return render(compiled, _context(contact), link_url=lambda i: compiled.links[i], pixel_url=None,
+                  unsubscribe_url="#")
 
 
 def _sample(arg: str, samples: list[Contact]) -> Contact | None:
@@ -71,12 +88,9 @@ def _sample(arg: str, samples: list[Contact]) -> Contact | None:
         return None
     if not arg:
         return samples[0]
-    if not arg.isdigit() or len(arg) > 9:
+    if whole_number(arg) is None:
         abort(400, description="'contact' must be a contact id or 'blank'.")
-    found = db_session().get(Contact, int(arg))
-    if found is None:
-        abort(404, description=f"No contact with id {arg}.")
-    return found
+    return get_or_404(Contact, whole_number(arg))
 
 
 def _context(contact: Contact | None) -> dict:

@@ -11,7 +11,7 @@ from app.models import Handoff, HandoffStatus
 
 from . import queries
 from .access import HANDOFFS, may_decide_handoff, may_view_handoff, roles_required, sees_all_handoffs
-from .helpers import choice_arg, get_or_404, int_arg, paginate
+from .helpers import choice_arg, get_or_404, int_arg, paginate, whole_number
 
 OPEN = (HandoffStatus.PENDING, HandoffStatus.ESCALATED)
 COMMENT_MAX = 5000
@@ -40,14 +40,14 @@ def decide(handoff_id: int):
             "reasons": request.form.getlist("reasons"), "comment": request.form.get("comment", "")}
     if form["decision"] not in ("accept", "reject"):
         return _render(found, form=form, error="Choose Accept or Reject.", status=400)
-    if form["rating"] and not (form["rating"].isdigit() and len(form["rating"]) < 3):
+    if form["rating"] and whole_number(form["rating"]) is None:
         return _render(found, form=form, error="The rating is a number from 1 to 5.", status=400)
     if len(form["comment"]) > COMMENT_MAX:
         return _render(found, form=form, error=f"The comment holds at most {COMMENT_MAX:,} characters.", status=400)
     session = db_session()
     try:
         respond(session, found, current_user, accept=form["decision"] == "accept",
-                rating=int(form["rating"]) if form["rating"] else None, reasons=form["reasons"],
+                rating=whole_number(form["rating"]) if form["rating"] else None, reasons=form["reasons"],
                 comment=form["comment"], now=services().now())
     except ValidationError as exc:
         session.rollback()

@@ -1,6 +1,7 @@
 """Small request helpers shared by the views: strict arguments, lookups that 404, pages of rows."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from math import ceil
 from typing import Any
@@ -12,6 +13,13 @@ from sqlalchemy.orm import Session
 from app.extensions import db_session
 
 PER_PAGE = 50
+MAX_ID = 2**31 - 1  # ids beyond any row (and beyond what SQLite can bind) are simply not found
+WHOLE = re.compile(r"[0-9]{1,9}")
+
+
+def whole_number(raw: str) -> int | None:
+    """ASCII digits only: '²' and '١' pass str.isdigit() but are not page numbers."""
+    return int(raw) if WHOLE.fullmatch(raw) else None
 
 
 def int_arg(name: str, default: int | None = None, *, minimum: int = 1) -> int | None:
@@ -19,9 +27,10 @@ def int_arg(name: str, default: int | None = None, *, minimum: int = 1) -> int |
     raw = request.args.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < minimum or len(raw) > 9:
+    number = whole_number(raw)
+    if number is None or number < minimum:
         abort(400, description=f"'{name}' must be a whole number of at least {minimum}.")
-    return int(raw)
+    return number
 
 
 def choice_arg(name: str, allowed) -> str | None:
@@ -32,7 +41,7 @@ def choice_arg(name: str, allowed) -> str | None:
 
 
 def get_or_404(model, ident: int):
-    row = db_session().get(model, ident)
+    row = db_session().get(model, ident) if 0 < ident <= MAX_ID else None
     if row is None:
         abort(404, description=f"No {model.__name__.lower()} with id {ident}.")
     return row

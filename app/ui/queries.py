@@ -52,7 +52,7 @@ def contact_search(q: str | None, stage: str | None, persona_id: int | None) -> 
         query = query.where(Contact.stage == stage)
     if persona_id:
         query = query.where(Contact.persona_id == persona_id)
-    return query.order_by(Contact.updated_at.desc(), Contact.id.desc())
+    return query.order_by(func.coalesce(Contact.last_activity_at, Contact.updated_at).desc(), Contact.id.desc())
 
 
 def all_personas(session: Session) -> list[Persona]:

@@ -13,6 +13,7 @@ from app.models import User
 from . import queries
 from .access import DASHBOARD, SALES, home_endpoint, roles_required
 
+
 def _safe_next(target: str | None) -> str | None:
     """Only a path on this site: a login link must never bounce to somebody else's."""
     if not target:
@@ -24,7 +25,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def login():
-    if current_user.is_authenticated and request.method == "GET":
+    if current_user.is_authenticated and request.method == "GET" and home_endpoint(current_user) != "ui.login":
         return redirect(_safe_next(request.args.get("next")) or url_for(home_endpoint(current_user)))
     error = None
     email = request.form.get("email", "").strip().lower()
