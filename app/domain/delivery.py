@@ -31,10 +31,10 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8  # about two days of backoff before giving up
 
 
-def backoff(attempt: int, rng: random.Random = random) -> timedelta:
-    """Exponential from one minute, capped at six hours, with ±20 % jitter so retries spread out."""
-    base = min(60 * 2 ** max(attempt - 1, 0), 6 * 3600)
-    return timedelta(seconds=base * rng.uniform(0.8, 1.2))
+def backoff(attempt: int, base_seconds: int = 60, rng: random.Random = random) -> timedelta:
+    """Exponential from the base (a minute), capped at six hours, with ±20 % jitter so retries spread out."""
+    delay = min(base_seconds * 2 ** max(attempt - 1, 0), 6 * 3600)
+    return timedelta(seconds=delay * rng.uniform(0.8, 1.2))
 
 
 def claim(session: Session, message_ids: list[int], *, now: datetime, lease_seconds: int) -> list[int]:
@@ -153,7 +153,7 @@ class _Lane:
         if message.attempts >= MAX_ATTEMPTS:
             self._finish(message, MessageStatus.FAILED, error=f"gave up after {message.attempts} attempts: {why}")
         else:
-            self._defer(message, now + backoff(message.attempts), why)
+            self._defer(message, now + backoff(message.attempts, self.services.config.retry_base_seconds), why)
 
     def _refused(self, message: Message, exc: Refused, now: datetime) -> str:
         message.smtp_response = str(exc)[:1000]
@@ -208,7 +208,7 @@ def _send_lane(services, ids: list[int]) -> tuple[dict[str, int], SendError | No
             session.commit()  # keeps what was recorded, including the lost message's verdict
         finally:
             session.rollback()
-            released = _release_claimed(session, ids, services.now())
+            released = _release_claimed(session, ids, services.now() + timedelta(seconds=services.config.retry_base_seconds / 2))
             if released:
                 lane.counts["retry"] = lane.counts.get("retry", 0) + released
             if services.engine.dialect.name == "postgresql":
@@ -217,11 +217,11 @@ def _send_lane(services, ids: list[int]) -> tuple[dict[str, int], SendError | No
     return lane.counts, error
 
 
-def _release_claimed(session: Session, ids: list[int], now: datetime) -> int:
+def _release_claimed(session: Session, ids: list[int], not_before: datetime) -> int:
     """Claimed messages this lane never handed over go back to pending, to be sent soon."""
     result = session.execute(
         update(Message).where(Message.id.in_(ids), Message.status == MessageStatus.CLAIMED)
-        .values(status=MessageStatus.PENDING, lease_until=None, queued_at=None, next_attempt_at=now + timedelta(seconds=30)))
+        .values(status=MessageStatus.PENDING, lease_until=None, queued_at=None, next_attempt_at=not_before))
     session.commit()
     return result.rowcount or 0
 

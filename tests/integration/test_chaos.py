@@ -83,7 +83,7 @@ def test_no_email_lost_or_sent_twice_under_kills_redis_restart_and_hung_relay(pg
     relay_port, relay_log, relay_process = relay
     env = {"NURTURE_DATABASE_URL": pg_url, "NURTURE_REDIS_URL": redis_url, "NURTURE_SECRET_KEY": "chaos",
            "NURTURE_SMTP_URL": f"smtp://127.0.0.1:{relay_port}?timeout=1.5", "NURTURE_BASE_URL": "https://n.test",
-           "NURTURE_SMTP_CONNECTIONS": "1", "NURTURE_LEASE_SECONDS": "4", "NURTURE_SEND_BATCH_SIZE": "25",
+           "NURTURE_SMTP_CONNECTIONS": "1", "NURTURE_LEASE_SECONDS": "4", "NURTURE_RETRY_BASE_SECONDS": "2", "NURTURE_SEND_BATCH_SIZE": "25",
            "NURTURE_INSTANCE_PATH": str(tmp_path)}
     app = create_app(load_config(env))
     services = app.extensions["nurture"]
