@@ -21,16 +21,22 @@ def owe(session: Session, message) -> None:
     session.info.setdefault("owed_messages", []).append(message)
 
 
+def owe_ids(session: Session, message_ids) -> None:
+    """The same for messages written in bulk, known by id."""
+    session.info.setdefault("owed_ids", []).extend(message_ids)
+
+
 def install_enqueue_after_commit(services) -> None:
     @event.listens_for(services.sessions, "after_commit")
     def _enqueue_owed(session):
-        owed = session.info.pop("owed_messages", [])
+        owed = [m.id for m in session.info.pop("owed_messages", [])] + session.info.pop("owed_ids", [])
         if owed:
-            enqueue_sends(services, [m.id for m in owed])
+            enqueue_sends(services, owed)
 
     @event.listens_for(services.sessions, "after_rollback")
     def _forget_owed(session):
         session.info.pop("owed_messages", None)
+        session.info.pop("owed_ids", None)
 
 
 def enqueue_sends(services, message_ids: list[int]) -> int:

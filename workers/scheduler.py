@@ -22,7 +22,7 @@ def tick(services, *, requeue_after: timedelta = REQUEUE_AFTER, plan_limit: int 
         planned = plan_due_messages(session, now=services.now(), limit=plan_limit)
         session.commit()  # owed messages are enqueued after this commit
     swept = sweep(services, requeue_after=requeue_after)
-    return {"planned": len(planned), **swept}
+    return {"planned": planned, **swept}
 
 
 def run_forever(services, *, interval: float, stop: threading.Event | None = None) -> None:
