@@ -78,10 +78,16 @@ def exit_on_goal(session: Session, contact: Contact, event_type: str, *, now: da
 
 
 def condition_met(session: Session, enrollment: Enrollment, condition: dict) -> bool:
-    """Step conditions on the previous email of this enrollment; only human events count."""
+    """A step's condition, checked when the step comes due. Engagement counts only if human.
+
+    `if` is opened_previous / clicked_previous / not_opened_previous (the previous email of this
+    enrollment), or a mapping: {clicked: glob} a link in any of its emails, {visited: glob} or
+    {not_visited: glob} a page, or a contact field condition {field, op, value}."""
     kind = (condition or {}).get("if")
     if not kind:
         return True
+    if isinstance(kind, dict):
+        return _mapping_condition_met(session, enrollment, kind)
     previous = session.scalars(select(Message).where(Message.enrollment_id == enrollment.id,
                                                      Message.status == MessageStatus.SENT)
                                .order_by(Message.id.desc())).first()
@@ -99,6 +105,29 @@ def condition_met(session: Session, enrollment: Enrollment, condition: dict) -> 
     if kind == "not_opened_previous":
         return not (human(EventType.EMAIL_OPEN) or human(EventType.EMAIL_CLICK))
     return True
+
+
+def _mapping_condition_met(session: Session, enrollment: Enrollment, condition: dict) -> bool:
+    from fnmatch import fnmatch
+
+    from . import rules
+    from .contacts import rule_fields
+
+    def urls(event_type: str, **where) -> list[str]:
+        query = select(Event.url).where(Event.contact_id == enrollment.contact_id, Event.type == event_type,
+                                        Event.is_machine.is_(False), Event.url.is_not(None))
+        for column, value in where.items():
+            query = query.where(getattr(Event, column) == value)
+        return [u.lower() for u in session.scalars(query)]
+
+    if "clicked" in condition:
+        return any(fnmatch(u, condition["clicked"].lower())
+                   for u in urls(EventType.EMAIL_CLICK, campaign_id=enrollment.campaign_id))
+    if "visited" in condition:
+        return any(fnmatch(u, condition["visited"].lower()) for u in urls(EventType.PAGE_VIEW))
+    if "not_visited" in condition:
+        return not any(fnmatch(u, condition["not_visited"].lower()) for u in urls(EventType.PAGE_VIEW))
+    return rules.evaluate(condition, rule_fields(enrollment.contact))
 
 
 def plan_due_messages(session: Session, *, now: datetime, limit: int = 1000) -> int:
@@ -150,6 +179,11 @@ def _plan_one(session: Session, enrollment: Enrollment, now: datetime) -> dict |
         "attempts": 0, "error": None if met else f"condition not met: {version.conditions.get('if')}",
     }
     enrollment.next_position += 1
+    otherwise = (version.conditions or {}).get("otherwise")
+    if not met and otherwise:  # branch: jump ahead to the named step instead of the next one
+        keys = [s.key for s in steps]
+        if otherwise in keys[enrollment.next_position:]:
+            enrollment.next_position = keys.index(otherwise)
     if enrollment.next_position >= len(steps):
         _finish(enrollment, now)
     else:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -57,7 +57,17 @@ def validate_window(window: Mapping[str, Any] | None) -> dict[str, Any]:
     days = [str(d).lower()[:3] for d in window.get("days", DAYS)]
     if not days or any(d not in DAYS for d in days):
         raise ValidationError("send_window.days", f"must list days from {', '.join(DAYS)}")
-    return {"start": window.get("start", "00:00"), "end": window.get("end", "24:00"), "days": days}
+    holidays = window.get("holidays") or []
+    if not isinstance(holidays, list):
+        raise ValidationError("send_window.holidays", "must be a list of dates like 2026-12-25")
+    try:
+        parsed = sorted({date.fromisoformat(str(h)) for h in holidays})
+    except ValueError:
+        raise ValidationError("send_window.holidays", f"must be dates like 2026-12-25, got {holidays!r}") from None
+    normalised = {"start": window.get("start", "00:00"), "end": window.get("end", "24:00"), "days": days}
+    if parsed:
+        normalised["holidays"] = [d.isoformat() for d in parsed]
+    return normalised
 
 
 def zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
@@ -70,9 +80,10 @@ def zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
-def _inside(instant: datetime, start: time, end: time, days: set[int], tz: ZoneInfo) -> bool:
+def _inside(instant: datetime, start: time, end: time, days: set[int], tz: ZoneInfo,
+            holidays: frozenset[date] = frozenset()) -> bool:
     local = instant.astimezone(tz)
-    return local.weekday() in days and start <= local.time() < end
+    return local.weekday() in days and start <= local.time() < end and local.date() not in holidays
 
 
 def _offset_changes(begin: datetime, end: datetime, tz: ZoneInfo) -> list[datetime]:
@@ -103,17 +114,19 @@ def next_opening(moment: datetime, window: Mapping[str, Any] | None, tz: ZoneInf
         return moment
     start, end = _clock_time(window["start"], "start"), _clock_time(window["end"], "end")
     days = {DAYS.index(d) for d in window["days"]}
-    if _inside(moment, start, end, days, tz):
+    holidays = frozenset(date.fromisoformat(h) for h in window.get("holidays", ()))
+    if _inside(moment, start, end, days, tz, holidays):
         return moment
     first_day = moment.astimezone(tz).date()
+    horizon = 8 + len(holidays)  # every holiday can push the opening back by a day
     candidates = [datetime.combine(first_day + timedelta(days=n), start, tz).replace(fold=fold)
-                  for n in range(8) for fold in (0, 1)]
-    candidates += _offset_changes(moment, moment + timedelta(days=9), tz)
+                  for n in range(horizon) for fold in (0, 1)]
+    candidates += _offset_changes(moment, moment + timedelta(days=horizon + 1), tz)
     since = moment.astimezone(timezone.utc)
     openings = [c.astimezone(timezone.utc) for c in candidates]
-    opening = min((c for c in openings if c >= since and _inside(c, start, end, days, tz)), default=None)
+    opening = min((c for c in openings if c >= since and _inside(c, start, end, days, tz, holidays)), default=None)
     if opening is None:
-        raise AssertionError("a window with at least one day always opens within a week")
+        raise AssertionError("a window with at least one day always opens within a week plus its holidays")
     return opening.astimezone(moment.tzinfo)
 
 

@@ -293,3 +293,28 @@ def test_next_opening_is_earliest_around_daylight_saving_nights(moment, window, 
     while probe < opening:
         assert not inside(probe, window, tz), probe
         probe += timedelta(minutes=1)
+
+
+def test_holidays_push_the_opening_to_the_next_working_day():
+    """A step due on Christmas Eve evening waits past the listed holidays to the next open weekday."""
+    from datetime import datetime, timezone
+
+    from app.domain.scheduling import next_opening, validate_window, zone
+
+    window = validate_window({"start": "09:00", "end": "17:00", "days": ["mon", "tue", "wed", "thu", "fri"],
+                              "holidays": ["2026-12-25", "2026-12-28", "2026-12-29"]})
+    tz = zone("Europe/Berlin")
+    moment = datetime(2026, 12, 24, 18, 0, tzinfo=timezone.utc)
+    assert next_opening(moment, window, tz) == datetime(2026, 12, 30, 8, 0, tzinfo=timezone.utc)
+
+
+def test_bad_holidays_are_refused():
+    """Holidays must be ISO dates."""
+    import pytest
+
+    from app.domain.errors import ValidationError
+    from app.domain.scheduling import validate_window
+
+    with pytest.raises(ValidationError) as raised:
+        validate_window({"start": "09:00", "end": "17:00", "holidays": ["Christmas"]})
+    assert raised.value.field == "send_window.holidays"
