@@ -223,16 +223,12 @@ def scheduler(once: bool) -> None:
 
 @main.command()
 def status() -> None:
-    """Messages by status, and the queue depth."""
-    from sqlalchemy import func, select
-
-    from .models import Message
+    """Sending state: messages by status and per campaign, queue depth, failed jobs, alerts."""
+    from .domain.operations import delivery_status
 
     services = _services()
     with services.sessions() as session:
-        rows = session.execute(select(Message.status, func.count()).group_by(Message.status)).all()
-    click.echo(json.dumps({"messages": {str(s): n for s, n in rows}, "queued_jobs": len(services.queue())}))
-
+        click.echo(json.dumps(delivery_status(session, services, now=services.now()), indent=2))
 
 if __name__ == "__main__":
     main()

@@ -34,7 +34,7 @@ def init_ui(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.tracking import bp as tracking_bp
 
-    from . import campaigns, contacts, handoffs, outbox, views
+    from . import campaigns, contacts, handoffs, operations, outbox, views
     from .errors import register_error_handlers
 
     csrf.init_app(app)
@@ -44,7 +44,7 @@ def init_ui(app: Flask) -> None:
     login_manager.init_app(app)
     # A fresh blueprint per app: tests build many apps, and a registered blueprint takes no new routes.
     bp = Blueprint("ui", __name__)
-    for module in (views, contacts, campaigns, outbox, handoffs):
+    for module in (views, contacts, campaigns, outbox, handoffs, operations):
         module.register(bp)
     app.register_blueprint(bp)
     register_error_handlers(app)

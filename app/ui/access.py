@@ -23,6 +23,7 @@ NAV = (
     ("Campaigns", "ui.campaigns", MARKETING),
     ("Outbox", "ui.outbox", MARKETING),
     ("Handoffs", "ui.handoffs", HANDOFFS),
+    ("Operations", "ui.operations", ()),  # admins only
 )
 
 

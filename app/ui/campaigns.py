@@ -1,10 +1,13 @@
 """Personas and campaigns as marketing reads them: rules in words, steps with their numbers, previews."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from app.domain.contacts import rule_fields
-from app.domain.rendering import TemplateError, compile_step, merge_context, render
+from app.domain.composing import compiled_version
+from app.domain.errors import ValidationError
+from app.domain.proofs import send_proof
+from app.domain.rendering import TemplateError, merge_context, render
 from app.extensions import db_session, services
 from app.models import Campaign, Contact, Step
 
@@ -75,11 +78,29 @@ def _subjects(steps: list[Step]) -> dict[int, str]:
 
 
 def _render(version, contact: Contact | None):
-    cfg = services().config
-    compiled = compile_step(version.content_hash, version.subject, version.preheader, version.body_markdown,
-                            version.layout, str(cfg.templates_dir), cfg.postal_address)
+    compiled = compiled_version(services(), version)
     return render(compiled, _context(contact), link_url=lambda i: compiled.links[i], pixel_url=None,
                   unsubscribe_url="#")
+
+
+@roles_required(*MARKETING)
+def send_test(campaign_id: int, step_id: int):
+    """Queue a test send (proof) of the step to the address given, merged for the chosen contact."""
+    step = get_or_404(Step, step_id)
+    if step.campaign_id != campaign_id or step.current_version is None:
+        abort(404)
+    chosen = _sample(request.form.get("contact", BLANK), [])
+    session = db_session()
+    try:
+        send_proof(session, step.current_version, request.form.get("email", ""), now=services().now(),
+                   as_contact=chosen)
+    except ValidationError as exc:
+        flash(f"Test email not sent: {exc.message}.", "error")
+    else:
+        session.commit()
+        flash(f"Test email queued to {request.form['email'].strip().lower()}.", "success")
+    return redirect(url_for("ui.preview", campaign_id=campaign_id, step_id=step_id,
+                            contact=chosen.id if chosen is not None else BLANK))
 
 
 def _sample(arg: str, samples: list[Contact]) -> Contact | None:
@@ -104,3 +125,4 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule("/campaigns", "campaigns", campaigns)
     bp.add_url_rule("/campaigns/<int:campaign_id>", "campaign", campaign)
     bp.add_url_rule("/campaigns/<int:campaign_id>/steps/<int:step_id>/preview", "preview", preview)
+    bp.add_url_rule("/campaigns/<int:campaign_id>/steps/<int:step_id>/test", "send_test", send_test, methods=["POST"])
