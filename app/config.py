@@ -60,6 +60,7 @@ class Config:
     dkim_selector: str | None = None
     dkim_private_key: bytes | None = None
     smtp_connections: int = 4           # parallel SMTP connections per send job
+    smtp_max_connections: int = 32      # connections to the relay at once, across all workers
     retry_base_seconds: int = 60        # first retry after a temporary failure; doubles each time
     delivery_sync_commit: bool = False  # PostgreSQL synchronous_commit for delivery bookkeeping
     scheduler_interval: float = 5.0
@@ -106,6 +107,7 @@ def load_config(environ: dict | None = None) -> Config:
         dkim_selector=env.get("NURTURE_DKIM_SELECTOR") or None,
         dkim_private_key=_dkim_key(env),
         smtp_connections=_positive_int(env, "NURTURE_SMTP_CONNECTIONS", 4),
+        smtp_max_connections=_positive_int(env, "NURTURE_SMTP_MAX_CONNECTIONS", 32),
         retry_base_seconds=_positive_int(env, "NURTURE_RETRY_BASE_SECONDS", 60),
         delivery_sync_commit=env.get("NURTURE_DELIVERY_SYNC_COMMIT", "off").lower() in ("1", "on", "true", "yes"),
         lease_seconds=_positive_int(env, "NURTURE_LEASE_SECONDS", 300),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -24,6 +25,7 @@ from . import smtp_replies
 from .composing import build_mime, render_message
 from .enrollment import may_receive
 from .lifecycle import set_email_status
+from .relay_slots import relay_slot
 from .rendering import TemplateError
 from .throttling import BLOCK_PAUSE, THROTTLE_PAUSE, Throttle, raise_alert
 
@@ -270,9 +272,11 @@ def _send_lane(services, ids: list[int]) -> tuple[dict[str, int], SendError | No
         lane = _Lane(services, session, Throttle(session, services.redis, services.now()))
         error: SendError | None = None
         try:
-            with services.sender().connect() as connection:
-                for message in messages:
-                    lane.send(connection, message)
+            with _connection_allowed(services) as allowed:
+                if allowed:
+                    with services.sender().connect() as connection:
+                        for message in messages:
+                            lane.send(connection, message)
             lane.close()
             session.commit()
         except SendError as exc:
@@ -285,6 +289,15 @@ def _send_lane(services, ids: list[int]) -> tuple[dict[str, int], SendError | No
             if released:
                 lane.counts["retry"] = lane.counts.get("retry", 0) + released
     return lane.counts, error
+
+
+def _connection_allowed(services):
+    """A slot under the relay's connection cap (SMTP only; the outbox has no such limit)."""
+    smtp = services.config.smtp
+    if smtp is None:
+        return nullcontext(True)
+    return relay_slot(services.redis, f"{smtp.host}:{smtp.port}", limit=services.config.smtp_max_connections,
+                      lease_seconds=services.config.lease_seconds)
 
 
 def _release_claimed(session: Session, ids: list[int], not_before: datetime) -> int:

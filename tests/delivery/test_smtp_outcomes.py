@@ -146,3 +146,23 @@ def test_unreachable_server_fails_the_job_and_keeps_messages_owed(smtp_app, owe,
     scripted_smtp.controller.start()
     clock.advance(timedelta(minutes=5))
     assert send_batch(services, ids)["sent"] == 2
+
+
+def test_connections_to_the_relay_are_capped_across_workers(services, owe, clock):
+    """With every slot held elsewhere, a job sends nothing and leaves its messages owed for later."""
+    import time
+
+    from app.domain.relay_slots import relay_slot
+
+    ids = owe("x@example.org")
+    smtp = services.config.smtp
+    with relay_slot(services.redis, f"{smtp.host}:{smtp.port}", limit=1, lease_seconds=30) as held:
+        assert held
+        services.config = services.config.with_overrides(smtp_max_connections=1)
+        started = time.monotonic()
+        counts = send_batch(services, ids)
+    assert counts["sent"] == 0 and counts["retry"] == 1
+    assert statuses(services, ids)[0].status == "pending"
+    clock.advance(timedelta(minutes=2))
+    assert send_batch(services, ids)["sent"] == 1  # the slot is free again
+    assert time.monotonic() - started < 30
