@@ -230,5 +230,62 @@ def status() -> None:
     with services.sessions() as session:
         click.echo(json.dumps(delivery_status(session, services, now=services.now()), indent=2))
 
+@main.group()
+def limits() -> None:
+    """Sending limits: per destination domain and the warm-up of a new sending domain."""
+
+
+@limits.command("show")
+def limits_show() -> None:
+    """Print the limits in force."""
+    from .domain.settings import get_setting
+
+    services = _services()
+    with services.sessions() as session:
+        click.echo(json.dumps(get_setting(session, "delivery"), indent=2))
+
+
+@limits.command("set")
+@click.option("--per-domain", "per_domain", multiple=True, metavar="DOMAIN=N",
+              help="Emails a minute to a destination domain; '*' for any domain. Repeat for several.")
+@click.option("--warmup-start", metavar="YYYY-MM-DD", help="First day of the warm-up schedule for a new domain.")
+@click.option("--warmup-daily", metavar="N,N,…", help="Daily caps from the start day (default: a doubling schedule).")
+@click.option("--clear", is_flag=True, help="Remove every limit first.")
+def limits_set(per_domain: tuple[str, ...], warmup_start: str | None, warmup_daily: str | None, clear: bool) -> None:
+    """Set sending limits; they apply to every worker within a minute."""
+    from datetime import date
+
+    from .domain.settings import get_setting, put_setting
+
+    rates = {}
+    for item in per_domain:
+        domain, _, number = item.partition("=")
+        if not domain or not number.isdigit() or int(number) < 1:
+            raise click.BadParameter(f"{item!r}: use DOMAIN=N with N ≥ 1, e.g. gmail.com=600", param_hint="--per-domain")
+        rates[domain.strip().lower()] = int(number)
+    warmup = None
+    if warmup_start:
+        try:
+            date.fromisoformat(warmup_start)
+        except ValueError:
+            raise click.BadParameter(f"{warmup_start!r} is not a date like 2026-11-01", param_hint="--warmup-start") from None
+        warmup = {"start": warmup_start}
+        if warmup_daily:
+            parts = [p.strip() for p in warmup_daily.split(",")]
+            if not all(p.isdigit() for p in parts):
+                raise click.BadParameter("use whole numbers separated by commas", param_hint="--warmup-daily")
+            warmup["daily"] = [int(p) for p in parts]
+    services = _services()
+    with services.sessions() as session:
+        current = {} if clear else get_setting(session, "delivery")
+        if rates:
+            current["per_domain_per_minute"] = {**(current.get("per_domain_per_minute") or {}), **rates}
+        if warmup:
+            current["warmup"] = warmup
+        put_setting(session, "delivery", current, services.now())
+        session.commit()
+    click.echo(json.dumps(current, indent=2))
+
+
 if __name__ == "__main__":
     main()

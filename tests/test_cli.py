@@ -79,3 +79,14 @@ def test_unreachable_database_is_a_message_not_a_traceback(run):
     result = run("init", NURTURE_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
     assert result.exit_code == 1
     assert "cannot reach the database" in result.output
+
+
+def test_limits_are_set_and_bad_values_refused(run):
+    """Operators set per-domain rates and a warm-up; malformed values get a clear error."""
+    run("init")
+    result = run("limits", "set", "--per-domain", "gmail.com=600", "--warmup-start", "2026-11-01")
+    assert result.exit_code == 0 and '"gmail.com": 600' in result.output
+    assert '"start": "2026-11-01"' in run("limits", "show").output
+    bad = run("limits", "set", "--per-domain", "gmail.com=lots")
+    assert bad.exit_code == 2 and "DOMAIN=N" in bad.output
+    assert run("limits", "set", "--warmup-start", "soon").exit_code == 2
