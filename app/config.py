@@ -25,6 +25,7 @@ class SmtpSettings:
     implicit_tls: bool = False  # smtps://
     starttls: bool = False      # smtp://...?starttls=1
     timeout: float = 30.0
+    cafile: str | None = None   # ?cafile=/path: trust this CA (a private relay's certificate)
 
     @classmethod
     def from_url(cls, url: str) -> "SmtpSettings":
@@ -41,6 +42,7 @@ class SmtpSettings:
             implicit_tls=implicit,
             starttls=query.get("starttls", "0") in ("1", "true", "yes"),
             timeout=float(query.get("timeout", 30)),
+            cafile=unquote(query["cafile"]) if query.get("cafile") else None,
         )
 
 

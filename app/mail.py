@@ -111,13 +111,14 @@ class SmtpSender:
     def connect(self) -> Iterator[SmtpConnection]:
         s = self.settings
         try:
+            context = ssl.create_default_context(cafile=s.cafile)  # certificates are always verified
             if s.implicit_tls:
-                client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+                client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
             else:
                 client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
             client.ehlo_or_helo_if_needed()
             if s.starttls:
-                client.starttls(context=ssl.create_default_context())
+                client.starttls(context=context)
                 client.ehlo()
             if s.username:
                 client.login(s.username, s.password or "")
