@@ -222,7 +222,7 @@ def main() -> None:
     env = {"NURTURE_DATABASE_URL": db.url, "NURTURE_REDIS_URL": REDIS, "NURTURE_SECRET_KEY": "bench",
            "NURTURE_SMTP_URL": f"smtp://127.0.0.1:{sink_port}?timeout=30", "NURTURE_BASE_URL": "https://go.example.com",
            "NURTURE_FROM": "Brightline Motion <hello@brightline.example>", "NURTURE_INSTANCE_PATH": str(tmp),
-           "NURTURE_SMTP_CONNECTIONS": "4", "NURTURE_SEND_BATCH_SIZE": "100"}
+           "NURTURE_SMTP_CONNECTIONS": "4", "NURTURE_SEND_BATCH_SIZE": "100", "NURTURE_SMTP_MAX_CONNECTIONS": "128"}
     relay = None
     try:
         services = make_services(env)
