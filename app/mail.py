@@ -10,6 +10,8 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+import threading
+import time
 from contextlib import contextmanager
 from typing import Iterator, Protocol
 
@@ -104,11 +106,52 @@ class SmtpConnection:
 
 
 class SmtpSender:
+    """Connections to one relay, kept open between jobs: connecting, STARTTLS and AUTH cost several
+    round trips, which to a relay 20 ms away is more than sending a message."""
+
+    _idle: dict[SmtpSettings, list[tuple[float, SmtpConnection]]] = {}
+    _lock = threading.Lock()
+    MAX_IDLE_SECONDS = 30.0
+    CHECK_AFTER_SECONDS = 1.0
+
     def __init__(self, settings: SmtpSettings):
         self.settings = settings
 
     @contextmanager
     def connect(self) -> Iterator[SmtpConnection]:
+        connection = self._reuse() or self._open()
+        healthy = False
+        try:
+            yield connection
+            healthy = not connection.dirty
+        finally:
+            if healthy:
+                with self._lock:
+                    self._idle.setdefault(self.settings, []).append((time.monotonic(), connection))
+            else:
+                _close(connection.client)
+
+    def _reuse(self) -> SmtpConnection | None:
+        while True:
+            with self._lock:
+                pool = self._idle.get(self.settings) or []
+                if not pool:
+                    return None
+                since, connection = pool.pop()
+            idle = time.monotonic() - since
+            if idle > self.MAX_IDLE_SECONDS:
+                _close(connection.client)
+                continue
+            if idle > self.CHECK_AFTER_SECONDS:  # the relay may have closed it meanwhile
+                try:
+                    if connection.client.noop()[0] != 250:
+                        raise smtplib.SMTPException("noop refused")
+                except (smtplib.SMTPException, OSError):
+                    _close(connection.client)
+                    continue
+            return connection
+
+    def _open(self) -> SmtpConnection:
         s = self.settings
         try:
             context = ssl.create_default_context(cafile=s.cafile)  # certificates are always verified
@@ -124,13 +167,22 @@ class SmtpSender:
                 client.login(s.username, s.password or "")
         except (smtplib.SMTPException, OSError) as exc:
             raise ConnectionLost(f"cannot connect to {s.host}:{s.port}: {exc}") from exc
-        try:
-            yield SmtpConnection(client)
-        finally:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
+        return SmtpConnection(client)
+
+    @classmethod
+    def close_idle(cls) -> None:
+        with cls._lock:
+            pools, cls._idle = cls._idle, {}
+        for pool in pools.values():
+            for _, connection in pool:
+                _close(connection.client)
+
+
+def _close(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
 
 
 class OutboxConnection:

@@ -248,7 +248,7 @@ def main() -> None:
                 per_worker = max(1, connections // 2)
                 latency_env = {**env, "NURTURE_SMTP_URL": f"smtp://127.0.0.1:{relay_port}?timeout=30",
                                "NURTURE_SMTP_CONNECTIONS": str(per_worker),
-                               "NURTURE_SEND_BATCH_SIZE": str(max(25, min(200, 2000 // connections)))}
+                               "NURTURE_SEND_BATCH_SIZE": str(per_worker * 40)}
                 count = max(200, min(args.messages, connections * 60))
                 rate, _ = run_pipeline(latency_env, make_services(latency_env), campaign_id, count,
                                        2 if connections > 1 else 1)
