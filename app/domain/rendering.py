@@ -115,7 +115,8 @@ def compile_step(version_hash: str, subject: str, preheader: str, body_markdown:
     except Exception as exc:  # a missing or broken layout file
         raise TemplateError(f"layout {layout!r}: {exc}") from exc
     saved.append("")  # the subject token in <title> renders empty; the subject header carries it
-    if UNSUB_MARK not in page or UNSUB_MARK not in text_page:
+    # The unsubscribe link itself, not some other page under the same URL (forward, preferences).
+    if f'href="{UNSUB_MARK}"' not in page or not re.search(UNSUB_MARK + r"(?![/\w])", text_page):
         raise TemplateError(f"layout {layout!r} has no unsubscribe link ({{{{ unsubscribe_url }}}}) in its .html and .txt")
     inlined = _inline(page)
     links: list[str] = []
