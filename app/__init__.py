@@ -26,9 +26,14 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
 
     from .api import bp as api_bp
     from .tracking import bp as tracking_bp
+    from .tracking import marketing as tracking_marketing_bp
     from .ui import init_ui
 
     app.register_blueprint(api_bp)
     app.register_blueprint(tracking_bp)
+    app.register_blueprint(tracking_marketing_bp)
     init_ui(app)
+    from .tracking.fastpath import TrackingMiddleware  # /t/ hits skip Flask's request machinery
+
+    app.wsgi_app = TrackingMiddleware(app.wsgi_app, app.extensions["nurture"])
     return app

@@ -9,3 +9,26 @@ from . import runtime
 def send_messages(message_ids: list[int]) -> dict[str, int]:
     """Send a batch of owed messages over one connection; messages already handled are skipped."""
     return send_batch(runtime.current(), list(message_ids))
+
+
+def deliver_webhook(delivery_id: int) -> str:
+    """POST one owed CRM webhook; a refusal is recorded with its backoff and then raised, so RQ shows it."""
+    from app.domain.webhooks import deliver
+
+    return deliver(runtime.current(), delivery_id)
+
+
+def rescore_contacts(first_id: int, last_id: int) -> dict:
+    """Re-score the contacts with first_id ≤ id ≤ last_id in chunks; hand off those that now qualify."""
+    from app.domain.rescoring import rescore_range
+
+    services = runtime.current()
+    with services.sessions() as session:
+        return rescore_range(session, first_id, last_id, now=services.now()).as_dict()
+
+
+def drain_tracking() -> dict:
+    """Write the queued opens, clicks, scans and page views to the database in idempotent batches."""
+    from app.domain.ingest import drain
+
+    return drain(runtime.current(), max_seconds=60).as_dict()

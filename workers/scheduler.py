@@ -22,7 +22,12 @@ def tick(services, *, requeue_after: timedelta = REQUEUE_AFTER, plan_limit: int 
         planned = plan_due_messages(session, now=services.now(), limit=plan_limit)
         session.commit()  # owed messages are enqueued after this commit
     swept = sweep(services, requeue_after=requeue_after)
-    return {"planned": planned, **swept}
+    from app.domain.periodic import qualification_tick  # SLA, handoff queue, reviews, webhooks, re-scoring
+
+    from app.domain.ingest import periodic_drain  # tracking hits left in Redis: the net behind the drain jobs
+
+    tracking = periodic_drain(services)
+    return {"planned": planned, **swept, "qualification": qualification_tick(services), "tracking": tracking}
 
 
 def run_forever(services, *, interval: float, stop: threading.Event | None = None) -> None:

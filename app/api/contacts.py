@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
+from app.domain.consent import consent_json
 from app.domain.contacts import upsert_contact
 from app.domain.errors import NotFound, ValidationError
 from app.domain.events import record_api_event
@@ -33,6 +34,7 @@ def contact_json(contact: Contact, *, with_timeline: bool = False) -> dict:
         "stage": str(contact.stage), "email_status": str(contact.email_status),
         "score": contact.score, "grade": contact.grade,
         "score_reasons": contact.score_reasons, "fit": contact.fit_reasons,
+        "consent": consent_json(contact),
     }
     if with_timeline:
         body["timeline"] = timeline(db_session(), contact)

@@ -1,25 +1,52 @@
-"""Handoffs for a CRM or a sales tool: who got which lead, why, and the lead report."""
+"""Handoffs for a CRM or a sales tool: who got which lead, why, the lead report, and sales' answers.
+
+Decisions are made on behalf of a named user (`"user": "rep@example.com"`): the assigned rep, a
+sales manager or an admin, as in the web UI.
+"""
 from __future__ import annotations
+
+from typing import Any
 
 from flask import jsonify, request
 from sqlalchemy import select
 
-from app.domain.errors import ValidationError
-from app.extensions import db_session
-from app.models import Handoff
+from app.domain.errors import NotFound, ValidationError
+from app.domain.feedback import add_feedback, may_decide, record_outcome, recycle, respond
+from app.domain.handoff import handoff_events
+from app.extensions import db_session, services
+from app.models import Feedback, Handoff, HandoffStatus, Role, User
 
 from . import bp
 from .auth import require_api_key
+from .contacts import json_body
+from .errors import error_response
 
 
-def handoff_json(h: Handoff) -> dict:
-    return {
+def handoff_json(h: Handoff, *, full: bool = False) -> dict:
+    body = {
         "id": h.id, "contact_id": h.contact_id, "status": str(h.status), "reason": h.reason,
         "assignment": h.assignment, "score": h.score, "grade": h.grade,
         "rep": {"id": h.rep.id, "email": h.rep.email, "name": h.rep.name} if h.rep else None,
-        "created_at": h.created_at.isoformat(), "respond_by": h.respond_by.isoformat() if h.respond_by else None,
-        "report": h.report,
+        "created_at": h.created_at.isoformat(), "assigned_at": _iso(h.assigned_at),
+        "respond_by": _iso(h.respond_by), "responded_at": _iso(h.responded_at),
+        "escalated_at": _iso(h.escalated_at),
+        "escalated_to": h.escalated_to.email if h.escalated_to else None, "reassignments": h.reassignments,
+        "outcome": h.outcome, "outcome_amount": h.outcome_amount, "outcome_reason": h.outcome_reason,
+        "recycled_at": _iso(h.recycled_at), "report": h.report,
     }
+    if full:
+        session = db_session()
+        body["feedback"] = [{"decision": f.decision, "rating": f.rating, "reasons": f.reasons, "comment": f.comment,
+                             "user": f.user.email if f.user else None, "at": f.created_at.isoformat()}
+                            for f in session.scalars(select(Feedback).where(Feedback.handoff_id == h.id)
+                                                     .order_by(Feedback.id))]
+        body["events"] = [{"kind": e.kind, "detail": e.detail, "actor": e.actor, "at": e.created_at.isoformat()}
+                          for e in handoff_events(session, h)]
+    return body
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
 
 
 @bp.get("/handoffs")
@@ -31,5 +58,111 @@ def list_handoffs():
     query = select(Handoff).order_by(Handoff.id.desc()).limit(int(limit))
     status = request.args.get("status")
     if status:
+        if status not in {str(s) for s in HandoffStatus}:
+            raise ValidationError("status", f"must be one of {', '.join(str(s) for s in HandoffStatus)}")
         query = query.where(Handoff.status == status)
+    rep = request.args.get("rep")
+    if rep:
+        query = query.where(Handoff.rep_id == _user(rep, "rep").id)
     return jsonify({"handoffs": [handoff_json(h) for h in db_session().scalars(query)]})
+
+
+@bp.get("/handoffs/<int:handoff_id>")
+@require_api_key
+def get_handoff(handoff_id: int):
+    return jsonify(handoff_json(_handoff(handoff_id), full=True))
+
+
+def _handoff(handoff_id: int) -> Handoff:
+    found = db_session().get(Handoff, handoff_id)
+    if found is None:
+        raise NotFound(f"handoff {handoff_id}")
+    return found
+
+
+def _user(value: Any, field: str = "user") -> User:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field, "name the user acting, by email")
+    user = db_session().scalar(select(User).where(User.email == value.strip().lower()))
+    if user is None or not user.active:
+        raise ValidationError(field, f"no active user {value!r}")
+    return user
+
+
+def _acting(data: dict, handoff: Handoff, *, marketing_too: bool = False):
+    user = _user(data.get("user"))
+    allowed = may_decide(user, handoff) or (marketing_too and user.role == Role.MARKETER)
+    return user, None if allowed else error_response(
+        403, "forbidden", f"{user.email} may not answer for this lead (the assigned rep, a sales manager or an admin may)",
+        "user")
+
+
+def _fields(data: dict, allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValidationError(unknown[0], f"is not accepted here (use {', '.join(sorted(allowed))})")
+
+
+def _reasons(data: dict) -> list:
+    reasons = data.get("reasons", [])
+    if not isinstance(reasons, list):
+        raise ValidationError("reasons", "must be a list of reasons")
+    return reasons
+
+
+def _answer(handoff: Handoff):
+    db_session().commit()
+    return jsonify(handoff_json(handoff, full=True))
+
+
+@bp.post("/handoffs/<int:handoff_id>/decision")
+@require_api_key
+def decide(handoff_id: int):
+    handoff, data = _handoff(handoff_id), json_body()
+    _fields(data, {"user", "decision", "rating", "reasons", "comment"})
+    user, refused = _acting(data, handoff)
+    if refused:
+        return refused
+    if data.get("decision") not in ("accept", "reject"):
+        raise ValidationError("decision", "must be accept or reject")
+    respond(db_session(), handoff, user, accept=data["decision"] == "accept", rating=data.get("rating"),
+            reasons=_reasons(data), comment=data.get("comment", ""), now=services().now())
+    return _answer(handoff)
+
+
+@bp.post("/handoffs/<int:handoff_id>/feedback")
+@require_api_key
+def feedback(handoff_id: int):
+    handoff, data = _handoff(handoff_id), json_body()
+    _fields(data, {"user", "rating", "reasons", "comment"})
+    user, refused = _acting(data, handoff)
+    if refused:
+        return refused
+    add_feedback(db_session(), handoff, user, rating=data.get("rating"), reasons=_reasons(data),
+                 comment=data.get("comment", ""), now=services().now())
+    return _answer(handoff)
+
+
+@bp.post("/handoffs/<int:handoff_id>/outcome")
+@require_api_key
+def outcome(handoff_id: int):
+    handoff, data = _handoff(handoff_id), json_body()
+    _fields(data, {"user", "outcome", "amount", "reason", "comment"})
+    user, refused = _acting(data, handoff)
+    if refused:
+        return refused
+    record_outcome(db_session(), handoff, user, outcome=data.get("outcome"), amount=data.get("amount"),
+                   reason=data.get("reason"), comment=data.get("comment", ""), now=services().now())
+    return _answer(handoff)
+
+
+@bp.post("/handoffs/<int:handoff_id>/recycle")
+@require_api_key
+def recycle_lead(handoff_id: int):
+    handoff, data = _handoff(handoff_id), json_body()
+    _fields(data, {"user"})
+    user, refused = _acting(data, handoff, marketing_too=True)
+    if refused:
+        return refused
+    recycle(db_session(), handoff, now=services().now(), actor=f"user:{user.id}", why=f"by {user.email}")
+    return _answer(handoff)

@@ -8,11 +8,10 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Campaign, FitCriterion, Persona, ScoringRule, Segment
+from app.models import Campaign, Persona
 
 from .campaign_files import CONDITIONS
 from .scheduling import format_delay
-from .settings import get_setting
 
 
 def _yaml(data: Any) -> str:
@@ -62,8 +61,10 @@ def _export_campaign(campaign: Campaign, folder: Path) -> int:
             front["preheader"] = version.preheader
         front["delay"] = format_delay(version.delay_seconds)
         condition = (version.conditions or {}).get("if")
-        if condition in CONDITIONS:
+        if condition in CONDITIONS or isinstance(condition, dict):
             front["condition"] = condition
+        if (version.conditions or {}).get("otherwise"):
+            front["otherwise"] = version.conditions["otherwise"]
         if version.layout != campaign.layout:
             front["layout"] = version.layout
         path = folder / f"{step.key}.md"
@@ -76,23 +77,6 @@ def _export_campaign(campaign: Campaign, folder: Path) -> int:
 
 
 def _agreement(session: Session) -> dict[str, Any]:
-    rules = []
-    for r in session.scalars(select(ScoringRule).where(ScoringRule.active.is_(True)).order_by(ScoringRule.id)):
-        rule: dict[str, Any] = {"name": r.name, "event": r.event_type}
-        if r.url_pattern:
-            rule["url"] = r.url_pattern
-        rule["points"] = r.points
-        if r.daily_cap is not None:
-            rule["daily_cap"] = r.daily_cap
-        rules.append(rule)
-    criteria = [{"name": c.name, "field": c.field, "op": c.operator, "value": (c.value or {}).get("v"),
-                 "weight": c.weight}
-                for c in session.scalars(select(FitCriterion).where(FitCriterion.active.is_(True)).order_by(FitCriterion.id))]
-    segments = [{"slug": s.slug, "name": s.name, "rules": s.rules}
-                for s in session.scalars(select(Segment).order_by(Segment.priority.desc(), Segment.id))]
-    return {
-        "qualification": get_setting(session, "qualification"),
-        "scoring": {"half_life_days": get_setting(session, "scoring").get("half_life_days"), "rules": rules},
-        "fit": {"grades": get_setting(session, "fit_grades"), "criteria": criteria},
-        "segments": segments,
-    }
+    from .agreement import agreement_data
+
+    return agreement_data(session)

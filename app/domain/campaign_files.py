@@ -6,6 +6,7 @@ already under way continue with the next step as it now reads.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,26 +143,14 @@ def _check_persona(path: Path, data: Any, text: str, problems: Problems) -> None
 
 
 def _check_agreement(path: Path, data: Any, text: str, problems: Problems) -> None:
-    if not isinstance(data, dict):
-        problems.add(path, 1, "the agreement is a mapping with qualification, scoring, fit, segments")
-        return
-    q = data.get("qualification") or {}
-    if not isinstance(q.get("min_score", 0), int) or not set(q.get("grades", ["A"])) <= {"A", "B", "C", "D"}:
-        problems.add(path, _line_of(text, "qualification"), "qualification needs min_score (integer) and grades from A–D")
-    for i, r in enumerate((data.get("scoring") or {}).get("rules") or []):
-        if not isinstance(r, dict) or not r.get("event") or not isinstance(r.get("points"), int):
-            problems.add(path, _line_of(text, "rules"), f"scoring.rules[{i}]: needs event and integer points")
-    for i, c in enumerate((data.get("fit") or {}).get("criteria") or []):
-        if not isinstance(c, dict):
-            problems.add(path, _line_of(text, "criteria"), f"fit.criteria[{i}]: must be a mapping")
-            continue
-        for e in rules.validate_condition(c, f"fit.criteria[{i}]"):
-            problems.add(path, _line_of(text, c.get("name", "criteria")), e)
-        if not isinstance(c.get("weight", 1), int):
-            problems.add(path, _line_of(text, "criteria"), f"fit.criteria[{i}]: weight must be a whole number")
-    for i, s in enumerate(data.get("segments") or []):
-        for e in rules.validate((s or {}).get("rules"), f"segments[{i}].rules"):
-            problems.add(path, _line_of(text, "segments"), e)
+    from .agreement import validate_agreement
+
+    for problem in validate_agreement(data):
+        where = problem.split(": ", 1)[0]
+        named = re.search(r"\(([^()]+)\)", where)  # "scoring.rules[3] (Pricing page visit)": that rule's line
+        line = next((n for n, l in enumerate(text.splitlines(), 1)
+                     if named and re.search(r"name:\s*[\"']?" + re.escape(named.group(1)), l)), None)
+        problems.add(path, line or _line_of(text, where.split("[", 1)[0].split(".")[-1].split(" ")[0]), problem)
 
 
 def _load_campaign(path: Path, templates_dir: Path, postal_address: str, problems: Problems) -> CampaignFile | None:
@@ -193,7 +182,38 @@ def _load_campaign(path: Path, templates_dir: Path, postal_address: str, problem
         step = _load_step(step_path, data.get("layout", "default"), templates_dir, postal_address, problems)
         if step is not None:
             campaign.steps.append(step)
+    keys = [step.key for step in campaign.steps]
+    for i, step in enumerate(campaign.steps):
+        target = step.conditions.get("otherwise")
+        if target and target not in keys[i + 1:]:
+            problems.add(step.path, 2, f"otherwise: {target!r} is not a later step of this campaign "
+                                       f"(later steps: {', '.join(keys[i + 1:]) or 'none'})")
     return campaign
+
+
+URL_CONDITIONS = ("clicked", "visited", "not_visited")
+
+
+def condition_problems(condition, otherwise) -> list[str]:
+    """A step condition is a named check on the previous email, a URL check, or a field rule."""
+    if condition is None:
+        return ["otherwise needs a condition"] if otherwise else []
+    if isinstance(condition, str):
+        if condition not in CONDITIONS:
+            return [f"condition must be one of {', '.join(CONDITIONS)}, or a mapping such as "
+                    "{visited: \"*/pricing*\"} or {field: industry, op: in, value: [...]}"]
+    elif isinstance(condition, dict):
+        url_keys = [k for k in URL_CONDITIONS if k in condition]
+        if url_keys:
+            if len(condition) != 1 or not isinstance(condition[url_keys[0]], str):
+                return [f"condition {{{url_keys[0]}: ...}} takes one URL pattern such as \"*/pricing*\""]
+        else:
+            return [f"condition: {e}" for e in rules.validate_condition(condition, "condition")]
+    else:
+        return ["condition must be a name or a mapping"]
+    if otherwise is not None and not isinstance(otherwise, str):
+        return ["otherwise names the step to jump to, e.g. 05-quote"]
+    return []
 
 
 def _load_step(path: Path, default_layout: str, templates_dir: Path, postal_address: str,
@@ -212,8 +232,8 @@ def _load_step(path: Path, default_layout: str, templates_dir: Path, postal_addr
         problems.add(path, 2, exc.message)
         delay, ok = 0, False
     condition = meta.get("condition")
-    if condition is not None and condition not in CONDITIONS:
-        problems.add(path, 2, f"condition must be one of {', '.join(CONDITIONS)}")
+    for problem in condition_problems(condition, meta.get("otherwise")):
+        problems.add(path, 2, problem)
         ok = False
     layout = meta.get("layout", default_layout)
     if not (templates_dir / "email" / f"{layout}.html").exists():
@@ -226,7 +246,9 @@ def _load_step(path: Path, default_layout: str, templates_dir: Path, postal_addr
     if not ok:
         return None
     step = StepFile(key=path.stem, path=str(path), subject=subject.strip(), preheader=str(meta.get("preheader", "")),
-                    body=body, delay_seconds=delay, conditions={"if": condition} if condition else {}, layout=layout)
+                    body=body, delay_seconds=delay, layout=layout,
+                    conditions=({"if": condition} | ({"otherwise": meta["otherwise"]} if meta.get("otherwise") else {}))
+                    if condition else {})
     try:  # render once against a sample contact, so a broken step fails here and not at send time
         compiled = compile_step(step.content_hash, step.subject, step.preheader, step.body, layout,
                                 str(templates_dir), postal_address)

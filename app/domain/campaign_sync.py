@@ -4,14 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import Campaign, FitCriterion, Persona, ScoringRule, Segment, Step, StepVersion
+from app.models import Campaign, Persona, Step, StepVersion
 
 from .campaign_files import CampaignFile, Library, load_library
 from .errors import ValidationError
-from .settings import put_setting
 
 
 class SyncError(ValidationError):
@@ -28,6 +27,11 @@ def sync_directory(session: Session, directory: Path, *, templates_dir: Path, po
         persona = campaign.data.get("persona")
         if persona and persona not in known_personas:
             problems.append(f"{campaign.path}:1: persona {persona!r} is not defined (personas/{persona}.yml)")
+    if library.agreement is not None:
+        from .agreement import campaign_problems
+
+        known_campaigns = {c.slug for c in library.campaigns} | set(session.scalars(select(Campaign.slug)).all())
+        problems.extend(f"{directory / 'agreement.yml'}:1: {p}" for p in campaign_problems(library.agreement, known_campaigns))
     if problems:
         raise SyncError(list(problems))
     return apply_library(session, library, now=now)
@@ -117,37 +121,6 @@ def _upsert_campaign(session: Session, source: CampaignFile, now: datetime) -> t
 
 
 def _apply_agreement(session: Session, agreement: dict, now: datetime) -> int:
-    qualification = agreement.get("qualification") or {}
-    if qualification:
-        put_setting(session, "qualification", qualification, now)
-    scoring = agreement.get("scoring") or {}
-    if "half_life_days" in scoring:
-        put_setting(session, "scoring", {"half_life_days": scoring["half_life_days"]}, now)
-    if (agreement.get("fit") or {}).get("grades"):
-        put_setting(session, "fit_grades", agreement["fit"]["grades"], now)
-    wanted_rules = [(r.get("name") or r["event"], r["event"], r["points"], r.get("url"), r.get("daily_cap"))
-                    for r in scoring.get("rules") or []]
-    have_rules = [(r.name, r.event_type, r.points, r.url_pattern, r.daily_cap)
-                  for r in session.scalars(select(ScoringRule).order_by(ScoringRule.id))]
-    changed = 0
-    if scoring.get("rules") is not None and wanted_rules != have_rules:
-        session.execute(delete(ScoringRule))
-        session.add_all(ScoringRule(name=n, event_type=e, points=p, url_pattern=u, daily_cap=c, active=True)
-                        for n, e, p, u, c in wanted_rules)
-        changed = 1
-    criteria = (agreement.get("fit") or {}).get("criteria")
-    wanted = [(c["name"], c["field"], c["op"], {"v": c.get("value")}, c.get("weight", 1)) for c in criteria or []]
-    have = [(c.name, c.field, c.operator, c.value, c.weight) for c in session.scalars(select(FitCriterion).order_by(FitCriterion.id))]
-    if criteria is not None and wanted != have:
-        session.execute(delete(FitCriterion))
-        session.add_all(FitCriterion(name=n, field=f, operator=o, value=v, weight=w, active=True) for n, f, o, v, w in wanted)
-        changed = 1
-    for i, seg in enumerate(agreement.get("segments") or []):
-        row = session.scalar(select(Segment).where(Segment.slug == seg["slug"]))
-        values = {"name": seg.get("name", seg["slug"]), "rules": seg["rules"], "priority": -i}
-        if row is None:
-            session.add(Segment(slug=seg["slug"], **values))
-            changed = 1
-        else:
-            changed |= _assign(row, values)
-    return changed
+    from .agreement import apply_agreement
+
+    return apply_agreement(session, agreement, now)

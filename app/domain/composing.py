@@ -27,19 +27,27 @@ def _one_line(text: str | None) -> str:
 
 def render_message(services, message: Message) -> RenderedEmail:
     if message.kind == MessageKind.NOTIFICATION:
-        return render_handoff_notice(services, message)
+        from .notices import render_notification  # new-lead notice, escalation, monthly review
+
+        return render_notification(services, message)
     compiled = compiled_version(services, message.step_version)
     contact = message.contact
     tokens = services.tokens
     if message.kind == MessageKind.TEST:
         return preview(compiled, contact, prefix="[Test] ")
     track = contact.tracking_consent
-    return render(
+    rendered = render(
         compiled, contact_context(contact),
         link_url=(lambda i: tokens.click_url(message.public_id, i)) if track else (lambda i: compiled.links[i]),
         pixel_url=tokens.open_url(message.public_id) if track else None,
         unsubscribe_url=tokens.unsubscribe_url(message.public_id),
     )
+    if not track:
+        return rendered
+    from .tracking import with_honeypot  # the hidden link that tells scanners from people
+
+    return RenderedEmail(rendered.subject, with_honeypot(rendered.html, tokens.honeypot_url(message.public_id)),
+                         rendered.text)
 
 
 def compiled_version(services, version):

@@ -19,7 +19,7 @@ CUSTOM_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 TIMELINE_RE = re.compile(r"^\s*(\d{1,3})\s*(d|day|days|w|week|weeks|m|month|months|y|year|years)\s*$", re.I)
 TEXT_FIELDS = {"first_name": 200, "last_name": 200, "company": 300, "title": 300, "source": 200}
 ALLOWED = set(TEXT_FIELDS) | {"email", "industry", "company_size", "budget", "timeline", "timeline_months",
-                              "country", "timezone", "fields"}
+                              "country", "timezone", "fields", "consent"}
 
 
 def normalise_email(value: Any) -> str:
@@ -103,6 +103,10 @@ def parse_contact(data: Mapping[str, Any], *, partial: bool = False) -> dict[str
         out["timezone"] = _timezone(data["timezone"])
     if "fields" in data:
         out["fields"] = _custom_fields(data["fields"])
+    if "consent" in data:
+        from .consent import parse_consent
+
+        out["consent"] = parse_consent(data["consent"])
     return out
 
 
@@ -150,8 +154,14 @@ def upsert_contact(session: Session, data: Mapping[str, Any], *, now: datetime, 
     from .qualification import refresh_contact
     from .personas import assign_persona
 
+    from .consent import record_consent
+    from .privacy import refuse_if_suppressed
+
     values = parse_contact(data)
+    consent = values.pop("consent", None)
     contact = find_contact(session, values["email"])
+    if contact is None:
+        refuse_if_suppressed(session, values["email"])  # erased at the person's request: never re-added
     created = contact is None
     if created:
         contact = Contact(email=values["email"], created_at=now, updated_at=now, fields={},
@@ -165,6 +175,8 @@ def upsert_contact(session: Session, data: Mapping[str, Any], *, now: datetime, 
     contact.email_domain = contact.email.rsplit("@", 1)[1]
     contact.updated_at = now
     session.flush()
+    record_consent(session, contact, consent or {}, now=now, source=values.get("source") or actor, actor=actor,
+                   created=created)
     assign_persona(session, contact, now=now, actor=actor)
     refresh_contact(session, contact, now=now)
     return contact, created

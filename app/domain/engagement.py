@@ -1,4 +1,8 @@
-"""Opens, clicks and unsubscribes arriving through tracking links, recorded against their message."""
+"""Where tracking links lead, and unsubscribes: the parts of engagement that need the database at once.
+
+Opens, clicks, QR scans and page views are recorded through the buffered path (ingest.py →
+hits.py); an unsubscribe is written synchronously, so it is effective before the next send.
+"""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,27 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import EmailStatus, EventType, Message, MessageKind
+from app.models.event import QrCode
 
 from .composing import compiled_version, contact_context
 from .events import record_event
 from .lifecycle import set_email_status
 from .rendering import sandbox
-from .tracking import CLICK, OPEN, classify
 
 
 def find_message(session: Session, public_id: str) -> Message | None:
     """The nurture message a token names; test sends (proofs) record nothing."""
     return session.scalar(select(Message).where(Message.public_id == public_id, Message.kind != MessageKind.TEST))
-
-
-def record_open(session: Session, public_id: str, *, method: str, user_agent: str | None, ip: str | None,
-                now: datetime) -> None:
-    message = find_message(session, public_id)
-    if message is None or message.contact is None or not message.contact.tracking_consent:
-        return
-    verdict = classify(kind=OPEN, method=method, user_agent=user_agent, ip=ip, sent_at=message.sent_at, at=now)
-    record_event(session, message.contact, EventType.EMAIL_OPEN, now=now, message=message, source="pixel",
-                 is_machine=verdict.is_machine, machine_reason=verdict.reason, user_agent=user_agent, ip=ip)
 
 
 def link_target(services, message: Message, index: int) -> str | None:
@@ -43,24 +37,25 @@ def link_target(services, message: Message, index: int) -> str | None:
     return url if url.startswith(("https://", "http://")) else None
 
 
-def record_click(session: Session, services, public_id: str, index: int, *, method: str, user_agent: str | None,
-                 ip: str | None, now: datetime) -> str | None:
+def click_destination(services, session: Session, public_id: str, index: int) -> str | None:
+    """Where a click goes: the email's own link, with the contact token when it leads to the marketer's site."""
+    from .site import decorate
+
     message = find_message(session, public_id)
     if message is None:
         return None
     target = link_target(services, message, index)
-    if target is None:
-        return None
-    if message.contact is not None and message.contact.tracking_consent:
-        verdict = classify(kind=CLICK, method=method, user_agent=user_agent, ip=ip, sent_at=message.sent_at, at=now)
-        record_event(session, message.contact, EventType.EMAIL_CLICK, now=now, message=message, url=target,
-                     source="link", is_machine=verdict.is_machine, machine_reason=verdict.reason,
-                     user_agent=user_agent, ip=ip, properties={"link": index})
-    return target
+    return decorate(services, session, target, message.contact) if target else None
+
+
+def qr_destination(session: Session, public_id: str) -> str | None:
+    code = session.scalar(select(QrCode).where(QrCode.public_id == public_id))
+    return code.url if code is not None else None
 
 
 def unsubscribe(session: Session, public_id: str, *, now: datetime, how: str) -> bool:
-    """Idempotent; effective before the next send because delivery re-checks the status."""
+    """Idempotent; effective before the next send because delivery re-checks the status.
+    Works for as long as the message row exists, whatever happened to its campaign."""
     message = find_message(session, public_id)
     if message is None or message.contact is None:
         return False

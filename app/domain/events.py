@@ -43,11 +43,11 @@ def record_event(session: Session, contact: Contact, event_type: str, *, now: da
     if is_machine:
         return event
     contact.last_activity_at = max(filter(None, (contact.last_activity_at, event.occurred_at)))
-    _react(session, contact, event_type, now=now)
+    _react(session, contact, event_type, now=now, url=url)
     return event
 
 
-def _react(session: Session, contact: Contact, event_type: str, *, now: datetime) -> None:
+def _react(session: Session, contact: Contact, event_type: str, *, now: datetime, url: str | None = None) -> None:
     from .qualification import refresh_contact
 
     if event_type == EventType.UNSUBSCRIBE:
@@ -58,7 +58,42 @@ def _react(session: Session, contact: Contact, event_type: str, *, now: datetime
         Campaign.trigger_event == event_type)).all()
     for campaign in autoresponders:
         enroll(session, contact, campaign, now=now, source=f"event:{event_type}")
-    refresh_contact(session, contact, now=now, trigger_event=event_type)
+    refresh_contact(session, contact, now=now, trigger_event=event_type, trigger_url=url)
+
+
+def reaction_context(session: Session) -> dict[str, Any]:
+    """What every contact of a batch reacts against, read once per batch rather than per contact."""
+    from .agreement import load_agreement
+
+    campaigns = session.scalars(select(Campaign).where(Campaign.status == CampaignStatus.ACTIVE)).all()
+    autoresponders: dict[str, list[Campaign]] = {}
+    for campaign in campaigns:
+        if campaign.kind == CampaignKind.AUTORESPONDER and campaign.trigger_event:
+            autoresponders.setdefault(campaign.trigger_event, []).append(campaign)
+    return {"exit_goals": {goal for campaign in campaigns for goal in (campaign.exit_goals or [])},
+            "autoresponders": autoresponders, "threshold": load_agreement(session).qualification}
+
+
+def react_to_events(session: Session, contact: Contact, events: list[Mapping[str, Any]], *, now: datetime,
+                    context: Mapping[str, Any] | None = None) -> None:
+    """What a batch of a contact's new human events sets in motion (the buffered tracking path), done
+    once per contact and type rather than once per event; with no events, only a re-score."""
+    from .qualification import refresh_contact
+    from .scoring import fast_track_reason
+
+    if not events:
+        refresh_contact(session, contact, now=now)
+        return
+    context = context or reaction_context(session)
+    contact.last_activity_at = max(filter(None, (contact.last_activity_at, *(e["occurred_at"] for e in events))))
+    for event_type in dict.fromkeys(e["type"] for e in events):
+        if event_type in context["exit_goals"]:
+            exit_on_goal(session, contact, event_type, now=now)
+        for campaign in context["autoresponders"].get(event_type, ()):
+            enroll(session, contact, campaign, now=now, source=f"event:{event_type}")
+    trigger = next((e for e in events if fast_track_reason(e["type"], contact.grade, context["threshold"], e.get("url"))),
+                   events[-1])
+    refresh_contact(session, contact, now=now, trigger_event=trigger["type"], trigger_url=trigger.get("url"))
 
 
 def parse_event(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Handing a qualified lead to sales: assignment, the lead report, the rep's notice, and feedback."""
+"""Handing a qualified lead to sales: assignment (or the queue), the lead report, the rep's notice,
+the CRM webhook, and the audit trail of everything that happens to the handoff."""
 from __future__ import annotations
 
 import secrets
@@ -8,75 +9,120 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import (Contact, Event, Feedback, Handoff, HandoffStatus, Message, MessageKind, MessageStatus,
-                        Note, Role, Stage, StageTransition, User)
+from app.models import (Contact, Event, Handoff, HandoffEvent, HandoffStatus, Message, MessageKind, MessageStatus,
+                        Note, Stage, StageTransition, User)
 from app.queueing import owe
 
+from .assignment import Assignment, choose_rep
 from .enrollment import stop_enrollments
-from .errors import Conflict, ValidationError
 from .lifecycle import move_stage
-from .settings import get_setting
+from .settings import REJECT_REASONS, get_setting  # noqa: F401  (REJECT_REASONS: the default list, for the UI)
 
-REJECT_REASONS = ("not the decision maker", "no budget", "no need", "bad timing", "already a customer",
-                  "competitor", "wrong contact data", "duplicate")
-
-
-def choose_rep(session: Session, contact: Contact) -> tuple[User | None, str]:
-    """Existing account owner first, then territory, then round-robin among active reps."""
-    reps = session.scalars(select(User).where(User.role == Role.SALES, User.active.is_(True))).all()
-    if not reps:
-        return None, "unassigned"
-    by_id = {r.id: r for r in reps}
-    if contact.owner_id in by_id:
-        return by_id[contact.owner_id], "owner"
-    account_owner = session.scalar(select(Contact.owner_id).where(
-        Contact.email_domain == contact.email_domain, Contact.owner_id.is_not(None), Contact.id != contact.id).limit(1))
-    if account_owner in by_id and not _free_mail(contact.email_domain):
-        return by_id[account_owner], "account owner"
-    in_territory = [r for r in reps if r.territory and _in_territory(r.territory, contact)]
-    pool, strategy = (in_territory, "territory") if in_territory else (reps, "round robin")
-    least_recent = min(pool, key=lambda r: (r.last_assigned_at is not None, r.last_assigned_at or datetime.min, r.id))
-    return least_recent, strategy
+OPEN_STATUSES = (HandoffStatus.PENDING, HandoffStatus.ESCALATED)
 
 
-FREE_MAIL = {"gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "icloud.com", "aol.com", "proton.me", "gmx.de"}
+def log(session: Session, handoff: Handoff, kind: str, *, now: datetime, actor: str = "system", detail: str = "",
+        from_rep: User | None = None, to_rep: User | None = None) -> HandoffEvent:
+    entry = HandoffEvent(handoff_id=handoff.id, kind=kind, from_rep_id=from_rep.id if from_rep else None,
+                         to_rep_id=to_rep.id if to_rep else None, detail=detail, actor=actor, created_at=now)
+    session.add(entry)
+    return entry
 
 
-def _free_mail(domain: str) -> bool:
-    return domain in FREE_MAIL
+def notify(session: Session, handoff: Handoff, to: User, *, key: str, subject: str, now: datetime) -> Message | None:
+    """Owe a notification email about this handoff; the dedupe key makes the same notice impossible twice."""
+    if session.scalar(select(Message.id).where(Message.dedupe_key == key)) is not None:
+        return None
+    notice = Message(public_id=secrets.token_hex(16), kind=MessageKind.NOTIFICATION, handoff_id=handoff.id,
+                     dedupe_key=key, to_email=to.email, subject=subject[:500], status=MessageStatus.PENDING,
+                     created_at=now)
+    session.add(notice)
+    owe(session, notice)
+    return notice
 
 
-def _in_territory(territory: dict[str, Any], contact: Contact) -> bool:
-    checks = {"countries": contact.country, "industries": contact.industry}
-    return all(checks[key] in values for key, values in territory.items() if key in checks and values)
+def lead_subject(contact: Contact, prefix: str = "New lead") -> str:
+    return f"{prefix}: {contact.name}" + (f" at {contact.company}" if contact.company else "")
 
 
 def hand_off(session: Session, contact: Contact, *, reason: str, now: datetime, actor: str = "system") -> Handoff:
-    """Qualify, assign, report, notify; from here on no nurture email reaches the contact."""
+    """Qualify, then assign or queue; from here on no nurture email reaches the contact."""
     move_stage(session, contact, Stage.MQL, cause=reason, actor=actor, now=now)
-    rep, strategy = choose_rep(session, contact)
-    sla_hours = int(get_setting(session, "qualification").get("sla_hours", 48))
-    handoff = Handoff(contact_id=contact.id, rep_id=rep.id if rep else None, status=HandoffStatus.PENDING,
-                      reason=reason, assignment=strategy, score=contact.score, grade=contact.grade,
-                      created_at=now, respond_by=now + timedelta(hours=sla_hours), report={})
-    session.add(handoff)
     stop_enrollments(session, contact, reason="handed off to sales", now=now)
-    if rep is not None:
-        rep.last_assigned_at = now
-        contact.owner_id = rep.id
-    move_stage(session, contact, Stage.HANDED_OFF,
-               cause=f"assigned to {rep.email if rep else 'nobody (no active reps)'} by {strategy}", actor=actor, now=now)
+    handoff = Handoff(contact_id=contact.id, status=HandoffStatus.QUEUED, reason=reason[:200], assignment="queued",
+                      score=contact.score, grade=contact.grade, created_at=now, report={})
+    handoff.contact = contact
+    session.add(handoff)
     session.flush()
-    handoff.report = lead_report(session, contact, handoff)
-    if rep is not None:
-        notice = Message(public_id=secrets.token_hex(16), kind=MessageKind.NOTIFICATION, handoff_id=handoff.id,
-                         dedupe_key=f"handoff:{handoff.id}:notify", to_email=rep.email,
-                         subject=f"New lead: {contact.name}" + (f" at {contact.company}" if contact.company else ""),
-                         status=MessageStatus.PENDING, created_at=now)
-        session.add(notice)
-        owe(session, notice)
+    assignment = choose_rep(session, contact, now=now)
+    if assignment.queued:
+        _queue(session, handoff, assignment, now=now, actor=actor)
+    else:
+        assign(session, handoff, assignment, now=now, actor=actor)
     session.flush()
     return handoff
+
+
+def _queue(session: Session, handoff: Handoff, assignment: Assignment, *, now: datetime, actor: str) -> None:
+    why = ("no active sales rep" if assignment.strategy == "unassigned"
+           else f"every rep for it ({assignment.strategy}) is at their weekly cap")
+    handoff.assignment = f"queued: {assignment.strategy}"[:50]
+    log(session, handoff, "queued", now=now, actor=actor, detail=why)
+    handoff.report = lead_report(session, handoff.contact, handoff)
+
+
+def assign(session: Session, handoff: Handoff, assignment: Assignment, *, now: datetime, actor: str,
+           kind: str = "assigned", detail: str = "") -> None:
+    """Give the lead to the chosen rep: SLA clock, owner, stage, audit entry, notice and webhook."""
+    from .webhooks import queue_webhook
+
+    rep, contact = assignment.rep, handoff.contact
+    previous = handoff.rep
+    sla_hours = float(get_setting(session, "qualification").get("sla_hours", 48))
+    handoff.rep_id, handoff.rep = rep.id, rep
+    handoff.assignment = assignment.strategy
+    handoff.status = HandoffStatus.PENDING
+    handoff.assigned_at = now
+    handoff.respond_by = now + timedelta(hours=sla_hours)
+    rep.last_assigned_at = now
+    contact.owner_id = rep.id
+    cause = f"assigned to {rep.email} by {assignment.strategy}"
+    if not move_stage(session, contact, Stage.HANDED_OFF, cause=cause, actor=actor, now=now) and previous is not None:
+        session.add(StageTransition(contact_id=contact.id, attribute="owner", from_value=str(previous.id),
+                                    to_value=str(rep.id), cause=f"{kind}: {cause}" + (f" ({detail})" if detail else ""),
+                                    actor=actor, created_at=now))
+    log(session, handoff, kind, now=now, actor=actor, detail=detail or cause, from_rep=previous, to_rep=rep)
+    session.flush()
+    handoff.report = lead_report(session, contact, handoff)
+    suffix = "" if handoff.reassignments == 0 and kind != "released" else f":{kind}:{handoff.reassignments}"
+    notify(session, handoff, rep, key=f"handoff:{handoff.id}:notify{suffix}", subject=lead_subject(contact), now=now)
+    queue_webhook(session, handoff, "handoff.assigned", now=now)
+
+
+def release_queued(session: Session, *, now: datetime, limit: int = 200) -> int:
+    """Queued leads, highest score first, go to reps who have room again (a new week, a raised cap,
+    a new rep). Returns how many were assigned."""
+    query = (select(Handoff).join(Contact, Contact.id == Handoff.contact_id).where(Handoff.status == HandoffStatus.QUEUED)
+             .order_by(Contact.score.desc(), Handoff.created_at, Handoff.id).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Handoff)  # several schedulers: each lead once
+    queued = session.scalars(query).all()
+    released = 0
+    for handoff in queued:
+        assignment = choose_rep(session, handoff.contact, now=now)
+        if assignment.queued:
+            continue
+        waited = now - handoff.created_at
+        assign(session, handoff, assignment, now=now, actor="system", kind="released",
+               detail=f"released from the queue after {_span(waited)}")
+        released += 1
+    session.flush()
+    return released
+
+
+def _span(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.0f} hours"
 
 
 EVENT_LABELS = {
@@ -97,19 +143,28 @@ def timeline(session: Session, contact: Contact, limit: int = 200) -> list[dict[
     return out
 
 
+CONTACT_KEYS = ("email", "first_name", "last_name", "company", "title", "industry", "company_size", "budget",
+                "timeline_months", "country", "timezone", "source")
+
+
 def lead_report(session: Session, contact: Contact, handoff: Handoff) -> dict[str, Any]:
     """What a rep reads before calling: why, the evidence, the engagement, the conversations."""
+    from .profile import region_of, seniority_of
+
     fit = contact.fit_reasons or {}
     notes = session.scalars(select(Note).where(Note.contact_id == contact.id).order_by(Note.created_at)).all()
     history = session.scalars(select(StageTransition).where(StageTransition.contact_id == contact.id)
                               .order_by(StageTransition.id)).all()
     human = session.execute(select(Event.type, func.count()).where(
         Event.contact_id == contact.id, Event.is_machine.is_(False)).group_by(Event.type)).all()
+    rep = handoff.rep
     return {
         "reason": handoff.reason,
-        "contact": {k: getattr(contact, k) for k in ("email", "first_name", "last_name", "company", "title",
-                                                     "industry", "company_size", "budget", "timeline_months",
-                                                     "country", "timezone", "source")} | {"fields": contact.fields},
+        "source": contact.source,
+        "assignment": {"strategy": handoff.assignment, "rep": rep.email if rep else None,
+                       "rep_name": rep.name if rep else None},
+        "contact": {k: getattr(contact, k) for k in CONTACT_KEYS} | {"fields": contact.fields},
+        "profile": {"seniority": seniority_of(contact.title), "region": region_of(contact.country)},
         "persona": contact.persona.name if contact.persona else None,
         "segment": contact.segment,
         "score": {"total": contact.score, "reasons": contact.score_reasons},
@@ -118,29 +173,19 @@ def lead_report(session: Session, contact: Contact, handoff: Handoff) -> dict[st
         "engagement": {t: n for t, n in human},
         "timeline": timeline(session, contact),
         "notes": [{"kind": n.kind, "body": n.body, "at": n.created_at.isoformat()} for n in notes],
+        "rapport": [n.body for n in notes if n.kind == "personal"],
         "history": [{"attribute": h.attribute, "from": h.from_value, "to": h.to_value, "cause": h.cause,
                      "actor": h.actor, "at": h.created_at.isoformat()} for h in history],
     }
 
 
-def respond(session: Session, handoff: Handoff, user: User, *, accept: bool, rating: int | None,
-            reasons: list[str], comment: str, now: datetime) -> Feedback:
-    """The rep's decision: accepted leads become SAL; rejected ones go back to marketing."""
-    if handoff.status not in (HandoffStatus.PENDING, HandoffStatus.ESCALATED):
-        raise Conflict(f"this lead was already {handoff.status}")
-    if rating is not None and not 1 <= rating <= 5:
-        raise ValidationError("rating", "must be between 1 and 5")
-    unknown = [r for r in reasons if r not in REJECT_REASONS]
-    if unknown:
-        raise ValidationError("reasons", f"unknown reason {unknown[0]!r}; choose from {', '.join(REJECT_REASONS)}")
-    if not accept and not reasons:
-        raise ValidationError("reasons", "say why the lead is rejected")
-    handoff.status = HandoffStatus.ACCEPTED if accept else HandoffStatus.REJECTED
-    handoff.responded_at = now
-    feedback = Feedback(handoff_id=handoff.id, user_id=user.id, decision="accept" if accept else "reject",
-                        rating=rating, reasons=reasons, comment=comment.strip(), created_at=now)
-    session.add(feedback)
-    move_stage(session, handoff.contact, Stage.SAL if accept else Stage.REJECTED,
-               cause=f"{'accepted' if accept else 'rejected'} by {user.email}" + (f": {', '.join(reasons)}" if reasons else ""),
-               actor=f"user:{user.id}", now=now)
-    return feedback
+def handoff_events(session: Session, handoff: Handoff) -> list[HandoffEvent]:
+    return list(session.scalars(select(HandoffEvent).where(HandoffEvent.handoff_id == handoff.id)
+                                .order_by(HandoffEvent.created_at, HandoffEvent.id)))
+
+
+def respond(*args, **kwargs):
+    """The rep's decision (app.domain.feedback.respond), kept here for existing callers."""
+    from .feedback import respond as decide
+
+    return decide(*args, **kwargs)

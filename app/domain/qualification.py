@@ -2,46 +2,60 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import NURTURE_STAGES, Contact, Event, FitCriterion, ScoringRule, Stage
+from app.models import NURTURE_STAGES, Contact, Event, Stage
 
+from .agreement import Agreement, load_agreement
 from .contacts import rule_fields
-from .scoring import (Criterion, Rule, ScoredEvent, compute_fit, compute_score, fast_track_reason,
+from .scoring import (Rule, ScoredEvent, compute_fit, compute_score, fast_track_reason,  # noqa: F401
                       qualification_reason)
-from .settings import get_setting
 
 
 def load_rules(session: Session) -> list[Rule]:
-    rows = session.scalars(select(ScoringRule).where(ScoringRule.active.is_(True)).order_by(ScoringRule.id)).all()
-    return [Rule(r.id, r.name, r.event_type, r.points, r.url_pattern, r.campaign_id, r.daily_cap) for r in rows]
-
-
-def load_criteria(session: Session) -> list[Criterion]:
-    rows = session.scalars(select(FitCriterion).where(FitCriterion.active.is_(True)).order_by(FitCriterion.id)).all()
-    return [Criterion(r.id, r.name, r.field, r.operator, (r.value or {}).get("v"), r.weight) for r in rows]
+    return load_agreement(session).rules
 
 
 def contact_events(session: Session, contact: Contact) -> list[ScoredEvent]:
-    rows = session.execute(select(Event.id, Event.type, Event.occurred_at, Event.url, Event.campaign_id,
-                                  Event.is_machine).where(Event.contact_id == contact.id)).all()
-    return [ScoredEvent(*row) for row in rows]
+    query = select(Event.id, Event.type, Event.occurred_at, Event.url, Event.campaign_id,
+                   Event.is_machine).where(Event.contact_id == contact.id, Event.is_machine.is_(False))
+    if contact.score_reset_at is not None:
+        query = query.where(Event.occurred_at >= contact.score_reset_at)
+    return [ScoredEvent(*row) for row in session.execute(query).all()]
+
+
+def score_values(agreement: Agreement, fields: dict[str, Any], events: Iterable[ScoredEvent], *, now: datetime,
+                 reset_at: datetime | None) -> dict[str, Any]:
+    """The scoring columns of a contact: a pure function of its fields, its events and the agreement."""
+    score = compute_score(events, agreement.rules, now=now, half_life_days=agreement.half_life_days,
+                          profile=fields, reset_at=reset_at, type_caps=agreement.type_caps)
+    fit = compute_fit(fields, agreement.prepared_criteria, agreement.grades)
+    return {"score": score.total, "score_reasons": score.reasons, "grade": fit.grade,
+            "fit_reasons": {"percent": fit.percent, "met": fit.met, "missed": fit.missed}, "scored_at": now}
 
 
 def rescore(session: Session, contact: Contact, *, now: datetime) -> None:
-    score = compute_score(contact_events(session, contact), load_rules(session), now=now,
-                          half_life_days=get_setting(session, "scoring").get("half_life_days"))
-    fit = compute_fit(rule_fields(contact), load_criteria(session), get_setting(session, "fit_grades"))
-    contact.score = score.total
-    contact.score_reasons = score.reasons
-    contact.grade = fit.grade
-    contact.fit_reasons = {"percent": fit.percent, "met": fit.met, "missed": fit.missed}
-    contact.scored_at = now
+    values = score_values(load_agreement(session), rule_fields(contact), contact_events(session, contact), now=now,
+                          reset_at=contact.score_reset_at)
+    for key, value in values.items():
+        setattr(contact, key, value)
 
 
-def refresh_contact(session: Session, contact: Contact, *, now: datetime, trigger_event: str | None = None):
+def qualifies(agreement: Agreement, contact: Contact, *, trigger_event: str | None = None,
+              trigger_url: str | None = None) -> str | None:
+    """Why this (scored) contact meets the agreement now, or None."""
+    threshold = agreement.qualification
+    reason = qualification_reason(contact.score, contact.grade, threshold)
+    if reason is None and trigger_event:
+        reason = fast_track_reason(trigger_event, contact.grade, threshold, trigger_url)
+    return reason
+
+
+def refresh_contact(session: Session, contact: Contact, *, now: datetime, trigger_event: str | None = None,
+                    trigger_url: str | None = None):
     """Re-score, and hand off if the contact is still in nurture and now meets the agreement."""
     from .handoff import hand_off
 
@@ -49,10 +63,7 @@ def refresh_contact(session: Session, contact: Contact, *, now: datetime, trigge
     rescore(session, contact, now=now)
     if contact.stage not in NURTURE_STAGES:
         return None
-    threshold = get_setting(session, "qualification")
-    reason = qualification_reason(contact.score, contact.grade, threshold)
-    if reason is None and trigger_event:
-        reason = fast_track_reason(trigger_event, contact.grade, threshold)
+    reason = qualifies(load_agreement(session), contact, trigger_event=trigger_event, trigger_url=trigger_url)
     if reason is None:
         return None
     return hand_off(session, contact, reason=reason, now=now)

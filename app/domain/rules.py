@@ -62,13 +62,18 @@ NO_VALUE_OPERATORS = {"exists", "not_exists"}
 CONTACT_FIELDS = (
     "email", "email_domain", "first_name", "last_name", "company", "title", "industry",
     "company_size", "budget", "timeline_months", "country", "timezone", "source",
+    "seniority", "region",  # derived from title and country (app.domain.profile)
 )
 
 
 def field_value(fields: Mapping[str, Any], name: str) -> Any:
-    """`fields.x` reads a custom field; anything else a standard one."""
+    """`fields.x` reads a custom field; seniority and region are derived; anything else a standard one."""
     if name.startswith("fields."):
         return (fields.get("fields") or {}).get(name[len("fields."):])
+    if name in ("seniority", "region") and name not in fields:
+        from .profile import derived
+
+        return derived(name, fields)
     return fields.get(name)
 
 
@@ -109,6 +114,10 @@ def validate_condition(cond: Mapping[str, Any], where: str) -> list[str]:
         return errors + [f"{where}: unknown op {op!r} (use one of {', '.join(OPERATORS)})"]
     if op in LIST_OPERATORS and (not isinstance(value, list) or not value):
         errors.append(f"{where}: op {op} needs a non-empty list value")
+    elif op in LIST_OPERATORS and any(isinstance(v, bool) or v is None for v in value):
+        # YAML reads unquoted NO, YES, ON, OFF (Norway's code, say) as booleans.
+        errors.append(f"{where}: list value {next(v for v in value if isinstance(v, bool) or v is None)!r} "
+                      f"is not text; quote codes like \"NO\" and \"ON\"")
     elif op in NUMBER_OPERATORS and _num(value) is None:
         errors.append(f"{where}: op {op} needs a number value, got {value!r}")
     elif op == "between" and not (isinstance(value, list) and len(value) == 2

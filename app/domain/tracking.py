@@ -1,9 +1,15 @@
-"""Signed tracking tokens and the rule that tells human engagement from machines.
+"""Signed tracking tokens and the one rule that tells human engagement from machines.
 
-A token is the message's random public id (128 bits), the link number for clicks, and a 128-bit
-HMAC-SHA256 tag over those and the token's purpose. It carries no personal data, cannot be forged
-or moved to another purpose, and costs a microsecond to make or check (tokens are minted for every
-link of every email, and checked on every pixel hit).
+A token is a random public id (128 bits: a message's, a contact's or a QR code's), the link number
+for clicks, and a 128-bit HMAC-SHA256 tag over those and the token's purpose. It carries no
+personal data, cannot be forged, enumerated or moved to another purpose, never expires, and costs
+a microsecond to make or check (tokens are minted for every link of every email, and checked on
+every pixel hit).
+
+Human or machine (`classify`) is a pure function of one hit and what is known around it; every
+rule is listed below with the reason it is recorded under, and tested on recorded real-world
+user agents (tests/tracking/fixtures/user_agents.py). Machine events are stored and shown, never
+scored.
 """
 from __future__ import annotations
 
@@ -16,10 +22,14 @@ import re
 import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 OPEN, CLICK, UNSUBSCRIBE = "open", "click", "unsubscribe"
-PURPOSE_BYTES = {OPEN: b"o", CLICK: b"c", UNSUBSCRIBE: b"u"}
+CONTACT, QR = "contact", "qr"
+PURPOSE_BYTES = {OPEN: b"o", CLICK: b"c", UNSUBSCRIBE: b"u", CONTACT: b"n", QR: b"q"}
 TAG_BYTES = 16
+# The hidden link every tracked email carries: no person can see or click it, link scanners follow it.
+HONEYPOT_LINK = 0xFFFF
 
 
 class Tokens:
@@ -28,7 +38,7 @@ class Tokens:
         self._key = hmac.new(secret_key.encode(), b"nurture-tracking-v1", hashlib.sha256).digest()
 
     def _tag(self, purpose: str, body: bytes) -> bytes:
-        return hmac.new(self._key, PURPOSE_BYTES[purpose] + body, hashlib.sha256).digest()[:TAG_BYTES]
+        return hmac.digest(self._key, PURPOSE_BYTES[purpose] + body, "sha256")[:TAG_BYTES]
 
     def sign(self, purpose: str, public_id: str, link: int | None = None) -> str:
         body = bytes.fromhex(public_id) + (struct.pack(">H", link) if link is not None else b"")
@@ -36,7 +46,7 @@ class Tokens:
 
     def verify(self, purpose: str, token: str) -> tuple[str, int | None] | None:
         """(public_id, link index) or None for anything forged, tampered or malformed."""
-        if purpose not in PURPOSE_BYTES or len(token) > 64:
+        if purpose not in PURPOSE_BYTES or not isinstance(token, str) or len(token) > 64:
             return None
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
@@ -54,23 +64,73 @@ class Tokens:
     def click_url(self, public_id: str, link: int) -> str:
         return f"{self.base_url}/t/c/{self.sign(CLICK, public_id, link)}"
 
+    def honeypot_url(self, public_id: str) -> str:
+        return self.click_url(public_id, HONEYPOT_LINK)
+
     def unsubscribe_url(self, public_id: str) -> str:
         return f"{self.base_url}/u/{self.sign(UNSUBSCRIBE, public_id)}"
 
+    def preferences_url(self, public_id: str) -> str:
+        return f"{self.base_url}/u/{self.sign(UNSUBSCRIBE, public_id)}/preferences"
+
+    def forward_url(self, public_id: str) -> str:
+        """The layout links it as {{ unsubscribe_url }}/forward, so every render path fills it in."""
+        return f"{self.base_url}/u/{self.sign(UNSUBSCRIBE, public_id)}/forward"
+
+    def qr_url(self, public_id: str) -> str:
+        return f"{self.base_url}/t/q/{self.sign(QR, public_id)}"
+
+    def contact_token(self, contact_public_id: str) -> str:
+        """What a click appends to the marketer's own pages (?nt=…) so the site snippet knows who it is."""
+        return self.sign(CONTACT, contact_public_id)
+
+
+def with_honeypot(html: str, url: str) -> str:
+    """Add the hidden link before </body>: invisible and unclickable for people, followed by scanners."""
+    anchor = (f'<a href="{url}" style="display:none;font-size:0;line-height:0;max-height:0;overflow:hidden;'
+              f'mso-hide:all" aria-hidden="true" tabindex="-1">&#8203;</a>')
+    head, found, tail = html.rpartition("</body>")
+    return f"{head}{anchor}{found}{tail}" if found else html + anchor
+
+
+# ---------------------------------------------------------------------------------------------
+# Human or machine
+# ---------------------------------------------------------------------------------------------
 
 # Image proxies fetch pixels on delivery, not when a person reads; scanners follow every link.
 MACHINE_AGENTS = [
     (re.compile(r"GoogleImageProxy|ggpht\.com", re.I), "Gmail image proxy"),
-    (re.compile(r"YahooMailProxy", re.I), "Yahoo image proxy"),
+    (re.compile(r"YahooMailProxy|Yahoo! Slurp|YahooCacheSystem", re.I), "Yahoo image proxy"),
     (re.compile(r"Barracuda|Mimecast|Proofpoint|ppops|Symantec|MessageLabs|Forcepoint|Trend ?Micro|"
-                r"SafeLinks|Microsoft Office Protection|Sophos|FireEye|Cisco|IronPort|Zscaler|Cloudmark", re.I),
+                r"SafeLinks|Microsoft Office Protection|Sophos|FireEye|Cisco|IronPort|Zscaler|Cloudmark|"
+                r"Bitdefender|Check ?Point|Fortinet|FortiGuard|Hornetsecurity|SpamTitan|Libraesva|"
+                r"Avanan|Abnormal ?Security|Vade ?Secure|Trustwave|Egress|urlscan", re.I),
      "security scanner"),
-    (re.compile(r"bot\b|crawler|spider|curl/|wget/|python-requests|python-urllib|Go-http-client|HeadlessChrome|"
-                r"okhttp|libwww|Java/", re.I), "automated client"),
+    (re.compile(r"bot\b|bot/|crawler|spider|curl/|wget/|python-requests|python-urllib|aiohttp|httpx|"
+                r"Go-http-client|HeadlessChrome|PhantomJS|okhttp|libwww|Java/|Apache-HttpClient|axios/|"
+                r"node-fetch|undici|WhatsApp|Slackbot|facebookexternalhit|Twitterbot|LinkedInBot|"
+                r"Discordbot|TelegramBot|SkypeUriPreview", re.I),
+     "automated client"),
 ]
-# Apple Mail Privacy Protection fetches through Apple's egress ranges with a bare Mozilla UA.
-APPLE_MPP_NETWORKS = [ipaddress.ip_network(n) for n in ("17.0.0.0/8",)]
-SCANNER_CLICK_WINDOW = timedelta(seconds=10)
+# Apple Mail Privacy Protection fetches every image on delivery through Apple's egress with a bare
+# "Mozilla/5.0" user agent (no platform, no engine): no mail client a person reads in sends that.
+BARE_MOZILLA = re.compile(r"^Mozilla/5\.0\s*$")
+APPLE_NETWORKS = [ipaddress.ip_network(n) for n in ("17.0.0.0/8",)]
+# Address ranges of mail security gateways and provider proxies that fetch links and images on
+# delivery (published sender/egress ranges of each vendor; a hit from them is not a reader).
+SCANNER_NETWORKS = [(ipaddress.ip_network(n), who) for n, who in (
+    ("66.249.80.0/20", "Gmail image proxy"), ("66.102.0.0/20", "Gmail image proxy"),
+    ("74.125.0.0/16", "Gmail image proxy"), ("64.233.160.0/19", "Gmail image proxy"),
+    ("40.92.0.0/15", "Microsoft Defender link scan"), ("40.107.0.0/16", "Microsoft Defender link scan"),
+    ("52.100.0.0/14", "Microsoft Defender link scan"), ("104.47.0.0/17", "Microsoft Defender link scan"),
+    ("67.231.144.0/20", "Proofpoint"), ("148.163.128.0/19", "Proofpoint"), ("185.183.28.0/22", "Proofpoint"),
+    ("205.139.110.0/24", "Mimecast"), ("207.211.30.0/24", "Mimecast"), ("170.10.128.0/20", "Mimecast"),
+    ("64.235.144.0/20", "Barracuda"), ("209.222.80.0/21", "Barracuda"),
+    ("68.232.128.0/19", "Cisco IronPort"), ("216.71.128.0/18", "Cisco IronPort"),
+    ("98.136.0.0/14", "Yahoo image proxy"), ("74.6.0.0/16", "Yahoo image proxy"),
+)]
+SCANNER_CLICK_WINDOW = timedelta(seconds=10)   # a person does not read and click that fast
+BURST_WINDOW = timedelta(seconds=2)            # several different links of one email within this: a crawl
 
 
 @dataclass(frozen=True)
@@ -79,9 +139,37 @@ class Verdict:
     reason: str | None = None
 
 
+HUMAN = Verdict(False)
+
+
+@lru_cache(maxsize=4096)
+def _address_verdict(ip: str, kind: str) -> str | None:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if kind == OPEN and any(address in net for net in APPLE_NETWORKS):
+        return "Apple Mail Privacy Protection"
+    for net, who in SCANNER_NETWORKS:
+        if address.version == net.version and address in net:
+            return f"{who} (address range)"
+    return None
+
+
 def classify(*, kind: str, method: str, user_agent: str | None, ip: str | None,
-             sent_at: datetime | None, at: datetime) -> Verdict:
-    """Human or machine for an open or click; pure, so it is tested on recorded real-world hits."""
+             sent_at: datetime | None, at: datetime, link: int | None = None,
+             honeypot_ips: frozenset[str] = frozenset(), other_clicks: tuple[tuple[int, datetime], ...] = ()) -> Verdict:
+    """Human or machine for an open or click; pure, so it is tested on recorded real-world hits.
+
+    - HEAD requests, no user agent, and known proxy, scanner and bot user agents;
+    - Apple Mail Privacy Protection: a bare "Mozilla/5.0" open, or one from Apple's 17.0.0.0/8;
+    - known scanner and proxy address ranges;
+    - the hidden honeypot link, and any click from an address that followed it on the same email;
+    - a click within seconds of delivery, or several different links of one email clicked within
+      two seconds of each other (`other_clicks`: (link, time) of this email's other clicks).
+    """
+    if kind == CLICK and link == HONEYPOT_LINK:
+        return Verdict(True, "followed the hidden honeypot link")
     if method.upper() == "HEAD":
         return Verdict(True, "HEAD request")
     if not user_agent:
@@ -89,13 +177,18 @@ def classify(*, kind: str, method: str, user_agent: str | None, ip: str | None,
     for pattern, reason in MACHINE_AGENTS:
         if pattern.search(user_agent):
             return Verdict(True, reason)
+    if kind == OPEN and BARE_MOZILLA.match(user_agent):
+        return Verdict(True, "Apple Mail Privacy Protection")
     if ip:
-        try:
-            address = ipaddress.ip_address(ip)
-            if kind == OPEN and any(address in net for net in APPLE_MPP_NETWORKS):
-                return Verdict(True, "Apple Mail Privacy Protection")
-        except ValueError:
-            pass
-    if kind == CLICK and sent_at is not None and at - sent_at < SCANNER_CLICK_WINDOW:
+        reason = _address_verdict(ip, kind)
+        if reason:
+            return Verdict(True, reason)
+    if kind != CLICK:
+        return HUMAN
+    if ip and ip in honeypot_ips:
+        return Verdict(True, "same address followed the hidden honeypot link")
+    if sent_at is not None and at - sent_at < SCANNER_CLICK_WINDOW:
         return Verdict(True, "clicked within seconds of delivery")
-    return Verdict(False)
+    if any(other != link and abs(at - when) <= BURST_WINDOW for other, when in other_clicks):
+        return Verdict(True, "clicked several links at once")
+    return HUMAN

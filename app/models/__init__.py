@@ -3,7 +3,7 @@ from .base import Base
 from .campaign import Campaign, CampaignKind, CampaignStatus, Enrollment, EnrollmentStatus, Step, StepVersion
 from .contact import NURTURE_STAGES, Contact, EmailStatus, Note, Stage, StageTransition
 from .event import Event, EventType
-from .handoff import Feedback, Handoff, HandoffStatus, WebhookDelivery
+from .handoff import Feedback, Handoff, HandoffEvent, HandoffStatus, Outcome, WebhookDelivery
 from .message import Alert, DomainThrottle, Message, MessageKind, MessageStatus, OutboxEmail
 from .persona import Persona, Segment
 from .scoring import FitCriterion, ScoringRule, Setting
@@ -12,7 +12,7 @@ from .user import ApiKey, Role, User
 __all__ = [
     "Base", "Campaign", "CampaignKind", "CampaignStatus", "Enrollment", "EnrollmentStatus", "Step",
     "StepVersion", "NURTURE_STAGES", "Contact", "EmailStatus", "Note", "Stage", "StageTransition",
-    "Event", "EventType", "Feedback", "Handoff", "HandoffStatus", "WebhookDelivery", "Message",
+    "Event", "EventType", "Feedback", "Handoff", "HandoffEvent", "HandoffStatus", "Outcome", "WebhookDelivery", "Message",
     "MessageKind", "MessageStatus", "OutboxEmail", "Alert", "DomainThrottle", "Persona", "Segment", "FitCriterion",
     "ScoringRule", "Setting", "ApiKey", "Role", "User",
 ]

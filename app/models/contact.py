@@ -1,6 +1,7 @@
 """Contacts: the qualification fields, custom fields, lifecycle stage, score and grade."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
@@ -62,6 +63,18 @@ class Contact(Base):
     email_status: Mapped[EmailStatus] = mapped_column(String(20), default=EmailStatus.ACTIVE)
     email_consent: Mapped[bool] = mapped_column(default=True)
     tracking_consent: Mapped[bool] = mapped_column(default=True)
+    # Permission to email and permission to track, each with its basis, source and time (app/domain/consent.py).
+    email_consent_basis: Mapped[str | None] = mapped_column(String(30))
+    email_consent_source: Mapped[str | None] = mapped_column(String(200))
+    email_consent_at: Mapped[datetime | None]
+    tracking_consent_basis: Mapped[str | None] = mapped_column(String(30))
+    tracking_consent_source: Mapped[str | None] = mapped_column(String(200))
+    tracking_consent_at: Mapped[datetime | None]
+    # Random 128 bits naming the contact in site-tracking tokens (?nt=…), never the address.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: secrets.token_hex(16))
+    # The preference page: a pause, and the campaigns the contact chose to leave.
+    paused_until: Mapped[datetime | None]
+    preferences: Mapped[dict] = mapped_column(default=dict)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     score: Mapped[int] = mapped_column(Integer, default=0)
@@ -69,6 +82,8 @@ class Contact(Base):
     score_reasons: Mapped[list] = mapped_column(default=list)
     fit_reasons: Mapped[dict] = mapped_column(default=dict)
     scored_at: Mapped[datetime | None]
+    # Recycled leads start over: events before this moment no longer score.
+    score_reset_at: Mapped[datetime | None]
 
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

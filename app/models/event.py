@@ -1,9 +1,10 @@
-"""Engagement events: opens, clicks, page views, form fills, unsubscribes, bounces…"""
+"""Engagement events (opens, clicks, page views, form fills, QR scans, forwards, unsubscribes,
+bounces…), printed QR codes, and the hashed suppression list that erasure leaves behind."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -34,10 +35,12 @@ class Event(Base):
         Index("ix_events_contact", "contact_id", "occurred_at"),
         Index("ix_events_step", "step_id", "type"),
         Index("ix_events_message", "message_id"),
+        Index("ix_events_campaign", "campaign_id", "type"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    # None for anonymous engagement, e.g. a scan of a printed QR code at a trade show.
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(50))
     occurred_at: Mapped[datetime]
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
@@ -53,4 +56,30 @@ class Event(Base):
     source: Mapped[str] = mapped_column(String(50), default="api")
     # Set by producers that may retry, so a retried write records nothing twice.
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+
+
+class QrCode(Base):
+    """A printed code for one campaign link: scans are recorded as qr_scan events of that campaign."""
+
+    __tablename__ = "qr_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # 128 random bits, what the printed URL's token names.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    url: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    scans: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class Suppression(Base):
+    """What erasure keeps of an address: its hash, so no import or API call can add it again."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(100), default="erased")
     created_at: Mapped[datetime]

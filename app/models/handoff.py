@@ -1,4 +1,4 @@
-"""Handoffs to sales, sales' feedback, and the CRM webhook deliveries."""
+"""Handoffs to sales, what happened to each (assignments, escalations, feedback), and CRM webhooks."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,12 +17,19 @@ class HandoffStatus(StrEnum):
     QUEUED = "queued"        # over the rep's cap, waiting for room
 
 
+class Outcome(StrEnum):
+    OPPORTUNITY = "opportunity"
+    WON = "won"
+    LOST = "lost"
+
+
 class Handoff(Base):
     __tablename__ = "handoffs"
     __table_args__ = (
         Index("ix_handoffs_rep", "rep_id", "created_at"),
         Index("ix_handoffs_status", "status", "respond_by"),
         Index("ix_handoffs_contact", "contact_id"),
+        Index("ix_handoffs_assigned", "rep_id", "assigned_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,14 +42,39 @@ class Handoff(Base):
     grade: Mapped[str] = mapped_column(String(1))
     report: Mapped[dict] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+    # When the current rep received it (a queued lead is assigned later); weekly caps count these.
+    assigned_at: Mapped[datetime | None]
     respond_by: Mapped[datetime | None]
     responded_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    escalated_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reassignments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     outcome: Mapped[str | None] = mapped_column(String(20))  # opportunity | won | lost
     outcome_amount: Mapped[int | None] = mapped_column(Integer)
     outcome_reason: Mapped[str | None] = mapped_column(Text)
+    outcome_at: Mapped[datetime | None]
+    recycled_at: Mapped[datetime | None]
 
     contact = relationship("Contact")
-    rep = relationship("User")
+    rep = relationship("User", foreign_keys=[rep_id])
+    escalated_to = relationship("User", foreign_keys=[escalated_to_id])
+
+
+class HandoffEvent(Base):
+    """What happened to a handoff, with who or what caused it: the SLA and assignment audit trail."""
+
+    __tablename__ = "handoff_events"
+    __table_args__ = (Index("ix_handoff_events_handoff", "handoff_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
+    # assigned | queued | released | escalated | reassigned | accepted | rejected | outcome | recycled
+    kind: Mapped[str] = mapped_column(String(20))
+    from_rep_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    to_rep_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(100), default="system")
+    created_at: Mapped[datetime]
 
 
 class Feedback(Base):
@@ -62,15 +94,24 @@ class Feedback(Base):
 
 
 class WebhookDelivery(Base):
+    """One signed POST to the CRM, retried with backoff; every attempt is kept in `history`."""
+
     __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id", ondelete="SET NULL"))
+    event: Mapped[str] = mapped_column(String(50), default="handoff.assigned", server_default="handoff.assigned")
     url: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict] = mapped_column()
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | delivered | failed
+    # pending | sending | delivered | failed
+    status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     response_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]
+    queued_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    history: Mapped[list] = mapped_column(default=list)
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]

@@ -10,17 +10,26 @@ from .base import Base
 
 
 class ScoringRule(Base):
-    """Points for an event type, optionally narrowed to a URL pattern or campaign."""
+    """Points for behaviour or for a profile trait.
+
+    kind "event": each event of a type, optionally narrowed to a URL pattern or campaign;
+    kind "milestone": once, when the contact's count of such events reaches min_count
+    (within window_days if set); kind "profile": once, while the contact matches `condition`.
+    """
 
     __tablename__ = "scoring_rules"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    event_type: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(20), default="event", server_default="event")
+    event_type: Mapped[str | None] = mapped_column(String(50))
     points: Mapped[int] = mapped_column(Integer)
     url_pattern: Mapped[str | None] = mapped_column(String(500))  # glob, e.g. */pricing*
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     daily_cap: Mapped[int | None] = mapped_column(Integer)  # most points from this rule per day
+    min_count: Mapped[int | None] = mapped_column(Integer)
+    window_days: Mapped[int | None] = mapped_column(Integer)
+    condition: Mapped[dict | None] = mapped_column()  # a rules-engine condition on contact fields
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 

@@ -46,6 +46,10 @@ def init_ui(app: Flask) -> None:
     bp = Blueprint("ui", __name__)
     for module in (views, contacts, campaigns, outbox, handoffs, operations):
         module.register(bp)
+    from . import agreement, followup  # the agreement, what-if, evidence, lead reviews, follow-up
+
+    for module in (agreement, followup):
+        module.register(bp)
     app.register_blueprint(bp)
     register_error_handlers(app)
     app.add_template_filter(format_time, "dt")

@@ -12,19 +12,6 @@ from tests.loop_steps import BROWSER_UA, PRIYA, parse, parts, tracking_paths
 from workers.scheduler import tick
 
 
-@pytest.fixture
-def sent(synced, services, session, clock, api, drain, outbox):
-    """Priya's first nurture email, delivered to the outbox; returns (parsed message, contact id)."""
-    contact = api.post("/api/v1/contacts", json=PRIYA).get_json()
-    from app.models import Enrollment
-
-    clock.set(session.scalar(select(Enrollment.next_due_at)))
-    tick(services)
-    drain()
-    clock.advance(timedelta(hours=1))
-    return parse(outbox()[-1].raw), contact["id"]
-
-
 def _events(session, kind):
     session.expire_all()
     return session.scalars(select(Event).where(Event.type == kind)).all()
