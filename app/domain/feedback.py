@@ -59,9 +59,9 @@ def respond(session: Session, handoff: Handoff, user: User, *, accept: bool, rat
     if handoff.status not in OPEN_STATUSES:
         raise Conflict(f"this lead was already {handoff.status}")
     comment = _check_common(rating, comment)
-    config = reasons_config(session)
-    allowed = config["reject_reasons"] + [r for r in config["accept_reasons"] if r not in config["reject_reasons"]]
-    reasons = _check_reasons(reasons, allowed)
+    # An accepted lead gives accept reasons and a rejected one reject reasons: the evidence report
+    # counts them per decision, so a reject reason on an accepted lead would count as the opposite.
+    reasons = _check_reasons(reasons, reasons_config(session)["accept_reasons" if accept else "reject_reasons"])
     if not accept and not reasons:
         raise ValidationError("reasons", "say why the lead is rejected")
     handoff.status = HandoffStatus.ACCEPTED if accept else HandoffStatus.REJECTED

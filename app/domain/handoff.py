@@ -16,7 +16,7 @@ from app.queueing import owe
 from .assignment import Assignment, choose_rep
 from .enrollment import stop_enrollments
 from .lifecycle import move_stage
-from .settings import REJECT_REASONS, get_setting  # noqa: F401  (REJECT_REASONS: the default list, for the UI)
+from .settings import get_setting
 
 OPEN_STATUSES = (HandoffStatus.PENDING, HandoffStatus.ESCALATED)
 

@@ -15,6 +15,8 @@ DASHBOARD = (MARKETER, SALES)
 CONTACTS = (MARKETER, SALES, MANAGER)
 MARKETING = (MARKETER,)  # personas, campaigns, outbox
 HANDOFFS = (MARKETER, SALES, MANAGER)
+AGREEMENT = (MARKETER, MANAGER)  # marketing edits it; sales managers read it and its evidence
+REVIEWS = (MARKETER, SALES, MANAGER)
 
 NAV = (
     ("Dashboard", "ui.dashboard", DASHBOARD),
@@ -23,6 +25,8 @@ NAV = (
     ("Campaigns", "ui.campaigns", MARKETING),
     ("Outbox", "ui.outbox", MARKETING),
     ("Handoffs", "ui.handoffs", HANDOFFS),
+    ("Lead reviews", "ui.reviews", REVIEWS),
+    ("Agreement", "ui.agreement", AGREEMENT),
     ("Operations", "ui.operations", ()),  # admins only
 )
 

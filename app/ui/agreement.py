@@ -18,9 +18,9 @@ from app.domain.whatif import replay, suggest
 from app.extensions import db_session, services
 from app.models import Role, User
 
-from .access import MANAGER, MARKETER, has_role, roles_required
+from .access import AGREEMENT, MARKETER, has_role, roles_required
 
-READERS = (MARKETER, MANAGER)
+READERS = AGREEMENT
 EDITORS = (MARKETER,)
 WHATIF_SECTIONS = ("qualification", "scoring", "fit")
 TEXT_MAX = 200_000

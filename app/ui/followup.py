@@ -13,7 +13,7 @@ from app.domain.reviews import month_review, parse_month, previous_month, review
 from app.extensions import db_session, services
 from app.models import Feedback, Handoff, Role, User, WebhookDelivery
 
-from .access import HANDOFFS, MANAGER, MARKETER, SALES, may_view_handoff, roles_required
+from .access import HANDOFFS, REVIEWS, SALES, may_view_handoff, roles_required
 from .helpers import get_or_404
 
 COMMENT_MAX = 5000
@@ -126,7 +126,7 @@ def _month(text: str):
         abort(400, description=f"The month {exc.message}.")
 
 
-@roles_required(SALES, MANAGER, MARKETER)
+@roles_required(*REVIEWS)
 def reviews():
     now = services().now()
     if current_user.role == SALES:
@@ -138,7 +138,7 @@ def reviews():
     return render_template("followup/reviews.html", rows=rows, month=f"{month:%Y-%m}", tab="reviews")
 
 
-@roles_required(SALES, MANAGER, MARKETER)
+@roles_required(*REVIEWS)
 def review(rep_id: int, month: str):
     first = _month(month)
     if current_user.role == SALES and current_user.id != rep_id:

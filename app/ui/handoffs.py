@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from app.domain.errors import Conflict, ValidationError
-from app.domain.handoff import REJECT_REASONS, respond
+from app.domain.feedback import reasons_config, respond
 from app.extensions import db_session, services
 from app.models import Handoff, HandoffStatus
 
@@ -37,9 +37,15 @@ def decide(handoff_id: int):
     if not may_decide_handoff(current_user, found):
         abort(403, description="Only the assigned rep, a sales manager or an admin can accept or reject this lead.")
     form = {"decision": request.form.get("decision", ""), "rating": request.form.get("rating", "").strip(),
-            "reasons": request.form.getlist("reasons"), "comment": request.form.get("comment", "")}
+            "accept_reasons": request.form.getlist("accept_reasons"),
+            "reject_reasons": request.form.getlist("reject_reasons"), "comment": request.form.get("comment", "")}
     if form["decision"] not in ("accept", "reject"):
         return _render(found, form=form, error="Choose Accept or Reject.", status=400)
+    other = "reject" if form["decision"] == "accept" else "accept"
+    if form[f"{other}_reasons"]:
+        return _render(found, form=form, status=400,
+                       error=f"You ticked reasons to {other} but chose {form['decision'].capitalize()}: "
+                             f"untick them or choose {other.capitalize()}.")
     if form["rating"] and whole_number(form["rating"]) is None:
         return _render(found, form=form, error="The rating is a number from 1 to 5.", status=400)
     if len(form["comment"]) > COMMENT_MAX:
@@ -47,7 +53,8 @@ def decide(handoff_id: int):
     session = db_session()
     try:
         respond(session, found, current_user, accept=form["decision"] == "accept",
-                rating=whole_number(form["rating"]) if form["rating"] else None, reasons=form["reasons"],
+                rating=whole_number(form["rating"]) if form["rating"] else None,
+                reasons=form[f"{form['decision']}_reasons"],
                 comment=form["comment"], now=services().now())
     except ValidationError as exc:
         session.rollback()
@@ -76,7 +83,7 @@ def _render(found: Handoff, *, form: dict | None = None, error: str | None = Non
         score=report.get("score") or {}, fit=report.get("fit") or {}, feedback=queries.handoff_feedback(session, found),
         new_notes=queries.contact_notes(session, found.contact_id, since=found.created_at),
         can_decide=may_decide_handoff(current_user, found) and found.status in OPEN,
-        reject_reasons=REJECT_REASONS, form=form or {}, error=error, now=services().now()), status
+        reasons=reasons_config(session), form=form or {}, error=error, now=services().now()), status
 
 
 def register(bp: Blueprint) -> None:

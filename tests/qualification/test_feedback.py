@@ -45,6 +45,9 @@ def test_reject_reasons_come_from_the_configured_list(alex, lead, synced, clock)
     with pytest.raises(ValidationError) as refused:
         respond(synced, handoff, alex, accept=False, rating=2, reasons=["too tall"], comment="", now=clock.now())
     assert refused.value.field == "reasons" and "choose from not the decision maker" in refused.value.message
+    with pytest.raises(ValidationError) as mixed:  # a reject reason does not explain an acceptance
+        respond(synced, handoff, alex, accept=True, rating=4, reasons=["no budget"], comment="", now=clock.now())
+    assert mixed.value.field == "reasons" and "choose from budget confirmed" in mixed.value.message
     put_setting(synced, "feedback", {"reject_reasons": ["too tall"]}, clock.now())
     respond(synced, handoff, alex, accept=False, rating=2, reasons=["too tall"], comment="", now=clock.now())
     assert handoff.status == "rejected"

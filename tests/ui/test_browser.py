@@ -129,3 +129,59 @@ def test_marketer_reads_the_outbox_and_rep_accepts_a_lead(live, page):
     expect(page.locator(".feedback .stars")).to_have_attribute("title", "rated 4 of 5")
     expect(page.locator("button[value=accept]")).to_have_count(0)
     page.screenshot(path=str(SHOTS / "ui-lead-accepted.png"), full_page=True)
+
+
+def test_rep_answers_from_the_lead_review_and_records_the_outcome(live, page):
+    """Rep: menu → lead review → Decide → accept with an agreed reason → follow-up → won with the
+    amount → the review shows nothing missing. Manager: reads the agreement and its evidence, no editing."""
+    from playwright.sync_api import expect
+
+    base, lead = live["url"], live["lead"]
+    page.goto(f"{base}/login")
+    sign_in(page, lead["rep"])
+    page.click("nav.mainnav >> text=Lead reviews")
+    expect(page.locator("h1")).to_contain_text("Lead review")
+    page.locator("nav.tabs[aria-label=Month] a").first.click()  # the month in progress
+    row = page.locator("#review-leads tbody tr", has_text="Lena Ortiz")
+    expect(row).to_contain_text("accept or reject")
+    row.locator("text=Decide").click()
+
+    expect(page.locator("h1")).to_contain_text("Lena Ortiz")
+    page.locator("#accept-reasons").get_by_label("Budget confirmed").check()
+    page.locator("#reject-reasons").get_by_label("No budget").check()
+    page.get_by_role("radio", name="5").check()
+    page.click("button[value=accept]")
+    expect(page.locator("#form-error")).to_contain_text("You ticked reasons to reject but chose Accept")
+    expect(page.locator("#handoff-status")).to_contain_text("Pending")
+    page.locator("#reject-reasons").get_by_label("No budget").uncheck()
+    page.click("button[value=accept]")
+    expect(page.locator(".alert-success")).to_contain_text("Lead accepted")
+    expect(page.locator(".feedback")).to_contain_text("budget confirmed")
+
+    page.click("#follow-up")
+    expect(page.locator("h1")).to_contain_text("Follow-up: Lena Ortiz")
+    page.locator("#outcome").get_by_label("Won", exact=True).check()
+    page.fill("#outcome input[name=amount]", "48,000")
+    page.click("#outcome button[type=submit]")
+    expect(page.locator(".alert-success")).to_contain_text("Outcome recorded: won")
+    expect(page.locator("dl.facts")).to_contain_text("won ($48,000)")
+    expect(page.locator("#handoff-events")).to_contain_text("won according to")
+    page.screenshot(path=str(SHOTS / "ui-follow-up.png"), full_page=True)
+
+    page.click("nav.mainnav >> text=Lead reviews")
+    page.locator("nav.tabs[aria-label=Month] a").first.click()
+    row = page.locator("#review-leads tbody tr", has_text="Lena Ortiz")
+    expect(row).to_contain_text("Accepted · won")
+    expect(row).to_contain_text("5/5")
+    expect(row).to_contain_text("nothing")
+    expect(page.locator("nav.mainnav")).not_to_contain_text("Agreement")
+
+    page.click("text=Sign out")
+    sign_in(page, "manager@nurture.example")
+    page.click("nav.mainnav >> text=Agreement")
+    expect(page.locator("h1")).to_have_text("The agreement")
+    expect(page.locator("button[value=save]")).to_have_count(0)
+    page.click("nav.tabs >> text=Criteria evidence")
+    row = page.locator("tr", has_text="Target industry").first
+    expect(row).to_contain_text("1 of 1")
+    page.screenshot(path=str(SHOTS / "ui-evidence.png"), full_page=True)

@@ -41,7 +41,7 @@ def test_rejecting_needs_a_reason_and_then_records_it(client, people, login, han
     assert "say why the lead is rejected" in text_of(refused)
     assert 'value="2" checked' in refused.get_data(as_text=True)   # the form keeps what was entered
     response = client.post(f"/handoffs/{handoff.id}/respond",
-                           data={"decision": "reject", "rating": "2", "reasons": ["no budget", "bad timing"]})
+                           data={"decision": "reject", "rating": "2", "reject_reasons": ["no budget", "bad timing"]})
     assert response.status_code == 302
     session.expire_all()
     assert session.get(Handoff, handoff.id).status == "rejected"
@@ -50,11 +50,31 @@ def test_rejecting_needs_a_reason_and_then_records_it(client, people, login, han
     assert "Rejected" in page and "no budget" in page and "bad timing" in page
 
 
+def test_the_decision_form_offers_the_agreed_reasons(client, people, login, handoff, session, synced, clock):
+    """The checkboxes are the agreement's lists, as edited; an accepted lead keeps its accept reasons."""
+    from app.domain.agreement import apply_agreement, merged_with_current
+
+    apply_agreement(synced, merged_with_current(synced, {"feedback": {
+        "reject_reasons": ["wrong plant", "no budget"], "accept_reasons": ["retrofit planned"],
+        "lost_reasons": ["price"]}}), clock.now())
+    synced.commit()
+    login(people["rep"])
+    report = text_of(client.get(f"/handoffs/{handoff.id}"))
+    assert 'name="reject_reasons" value="wrong plant"' in report and "Not the decision maker" not in report
+    assert 'name="accept_reasons" value="retrofit planned"' in report
+    response = client.post(f"/handoffs/{handoff.id}/respond",
+                           data={"decision": "accept", "rating": "5", "accept_reasons": ["retrofit planned"]})
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.scalar(select(Feedback.reasons)) == ["retrofit planned"]
+    assert "retrofit planned" in text_of(client.get(f"/handoffs/{handoff.id}"))
+
+
 def test_answering_twice_is_a_conflict_not_an_error(client, people, login, handoff):
     """A second decision on an answered lead answers 409 with the reason, never a 500."""
     login(people["manager"])
     assert client.post(f"/handoffs/{handoff.id}/respond", data={"decision": "accept"}).status_code == 302
-    again = client.post(f"/handoffs/{handoff.id}/respond", data={"decision": "reject", "reasons": ["no need"]})
+    again = client.post(f"/handoffs/{handoff.id}/respond", data={"decision": "reject", "reject_reasons": ["no need"]})
     assert again.status_code == 409 and "already accepted" in text_of(again)
 
 
@@ -62,7 +82,9 @@ def test_answering_twice_is_a_conflict_not_an_error(client, people, login, hando
     ({"decision": "maybe"}, "Choose Accept or Reject"),
     ({"decision": "accept", "rating": "four"}, "number from 1 to 5"),
     ({"decision": "accept", "rating": "9"}, "must be between 1 and 5"),
-    ({"decision": "reject", "reasons": ["smells"]}, "unknown reason"),
+    ({"decision": "reject", "reject_reasons": ["smells"]}, "unknown reason"),
+    ({"decision": "accept", "reject_reasons": ["no budget"]}, "You ticked reasons to reject but chose Accept"),
+    ({"decision": "reject", "accept_reasons": ["active project"]}, "You ticked reasons to accept but chose Reject"),
 ])
 def test_bad_decision_input_is_a_form_error(client, people, login, handoff, data, message):
     """Malformed answers come back as a 400 with the message on the form."""

@@ -68,13 +68,14 @@ def test_login_and_logout_with_the_forms_csrf_token(client, people):
 
 # Roles -----------------------------------------------------------------------------------------
 
-PAGES = ["/dashboard", "/contacts", "/personas", "/campaigns", "/outbox", "/handoffs"]
+PAGES = ["/dashboard", "/contacts", "/personas", "/campaigns", "/outbox", "/handoffs", "/agreement"]
 ALLOWED = {
     "admin": set(PAGES),
     "marketer": set(PAGES),
     "rep": {"/dashboard", "/contacts", "/handoffs"},
-    "manager": {"/contacts", "/handoffs"},
+    "manager": {"/contacts", "/handoffs", "/agreement"},
 }
+REVIEWS = "/reviews"  # every role's menu; a rep lands on their own review from it
 
 
 @pytest.mark.parametrize("who", sorted(ALLOWED))
@@ -97,7 +98,8 @@ def test_home_and_navigation_follow_the_role(client, people, login, who, home):
     assert client.get("/").headers["Location"].endswith(home)
     nav = re.search(r'<nav class="mainnav".*?</nav>', client.get(home).get_data(as_text=True), re.S).group(0)
     shown = set(re.findall(r'href="([^"]+)"', nav))
-    assert shown == ALLOWED[who]
+    assert shown == ALLOWED[who] | {REVIEWS}
+    assert client.get(REVIEWS, follow_redirects=True).status_code == 200
 
 
 # Dashboard and contacts --------------------------------------------------------------------------
