@@ -4,8 +4,19 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from .config import Config, load_config
+
+MAX_ROW_ID = 2**63 - 1
+
+
+class RowId(IntegerConverter):
+    """<int:…> in routes: a number beyond any 64-bit key is simply not found (the database would refuse it)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: Config | None = None, *, clock=None) -> Flask:
@@ -16,6 +27,7 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=config.base_url.startswith("https://"),
                       WTF_CSRF_TIME_LIMIT=None, NURTURE=config)
+    app.url_map.converters["int"] = RowId
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "rq.worker"):  # per-job and per-migration chatter hides what matters
         logging.getLogger(noisy).setLevel(logging.WARNING)

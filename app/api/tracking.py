@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 from sqlalchemy import select
 
+from app import MAX_ROW_ID
 from app.domain import ingest
 from app.domain.consent import apply_consent, consent_json, parse_consent
 from app.domain.contacts import find_contact, normalise_email
@@ -18,6 +19,10 @@ from app.models import Campaign, Contact
 from . import bp
 from .auth import require_api_key
 from .contacts import json_body
+
+
+def _is_row_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ROW_ID
 
 
 def _contact(contact_id: int) -> Contact:
@@ -63,7 +68,7 @@ def qr_create():
     data = json_body()
     session = db_session()
     ref = data.get("campaign")
-    campaign = (session.get(Campaign, ref) if isinstance(ref, int) and not isinstance(ref, bool) else
+    campaign = (session.get(Campaign, ref) if _is_row_id(ref) else
                 session.scalar(select(Campaign).where(Campaign.slug == ref)) if isinstance(ref, str) else None)
     if campaign is None:
         raise ValidationError("campaign", "give an existing campaign's slug or id")
@@ -129,8 +134,8 @@ def _identify(session, tokens, view: dict, field: str) -> str | None:
         return verified[0]
     if view.get("contact_id") is not None:
         contact_id = view["contact_id"]
-        if isinstance(contact_id, bool) or not isinstance(contact_id, int):
-            raise ValidationError(f"{field}.contact_id", "must be an integer")
+        if not _is_row_id(contact_id):
+            raise ValidationError(f"{field}.contact_id", "must be a positive integer (a contact's id)")
         contact = session.get(Contact, contact_id)
         return contact.public_id if contact is not None else None
     if view.get("email") is None:

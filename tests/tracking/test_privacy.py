@@ -67,7 +67,9 @@ def test_export_holds_everything_about_the_contact(sent, client, api):
     assert {e["type"] for e in export["events"]} >= {"email_sent", "email_open"}
     assert export["messages"][0]["to_email"] == PRIYA["email"]
     assert export["enrollments"] and export["history"]
-    assert api.get("/api/v1/contacts/999/export").status_code == 404
+    for missing in ("999", "99999999999999999999999"):  # the second is beyond any database key
+        response = api.get(f"/api/v1/contacts/{missing}/export")
+        assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
 
 
 def test_erasure_leaves_only_a_hash_and_the_address_cannot_come_back(sent, api, session, client, erase):

@@ -31,6 +31,7 @@ def test_the_api_creates_a_code_and_draws_it_as_svg_and_png(api, campaign):
 
 @pytest.mark.parametrize("body,field", [({"campaign": "nope", "url": "https://a.example"}, "campaign"),
                                         ({"url": "https://a.example"}, "campaign"),
+                                        ({"campaign": 10**30, "url": "https://a.example"}, "campaign"),
                                         ({"campaign": "__slug__", "url": "javascript:alert(1)"}, "url"),
                                         ({"campaign": "__slug__", "url": "https://a.example/{{ contact.email }}"}, "url")])
 def test_bad_qr_requests_name_the_field(api, campaign, body, field):

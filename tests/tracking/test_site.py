@@ -126,6 +126,8 @@ def test_the_server_side_page_view_api_queues_views_by_email_or_token(sent, clie
     ([{"token": "forged", "url": "https://a.example/"}], "views[0].token"),
     ([{"email": "a@b.example", "url": "https://a.example/", "seconds": -1}], "views[0].seconds"),
     ([{"email": "a@b.example", "url": "https://a.example/", "id": "short"}], "views[0].id"),
+    ([{"contact_id": 10**30, "url": "https://a.example/"}], "views[0].contact_id"),
+    ([{"contact_id": True, "url": "https://a.example/"}], "views[0].contact_id"),
 ])
 def test_the_page_view_api_names_the_bad_field(api, views, field):
     """Bad input is a 422 naming the field, never a 500."""
