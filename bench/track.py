@@ -8,7 +8,7 @@ Everything runs on 127.0.0.1 and is stopped at the end. Baselines, measured in t
 and the real endpoints doing all their work (verify the token, push the hit to Redis, answer; the
 click also resolves its destination). Afterwards the queued hits are drained into PostgreSQL and
 counted: every request the server answered must be exactly one event. Needs PostgreSQL and Redis on
-127.0.0.1 (NURTURE_TEST_PG, NURTURE_TEST_REDIS); installs nginx and wrk with apt-get when missing.
+127.0.0.1 (NURTURE_TEST_PG, NURTURE_BENCH_TRACK_REDIS); installs nginx and wrk with apt-get when missing.
 """
 from __future__ import annotations
 
@@ -31,8 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PG_ADMIN_URL = os.environ.get("NURTURE_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("NURTURE_TEST_REDIS", "redis://127.0.0.1:6379/12")
-DRAINERS = 1
+# A database of its own: bench/send flushes db 12, and a flush mid-drain would look like lost hits.
+REDIS_URL = os.environ.get("NURTURE_BENCH_TRACK_REDIS", "redis://127.0.0.1:6379/11")
+DRAINERS = 2
 BARE_FLASK = '''
 import base64
 from flask import Flask, Response
@@ -202,9 +203,14 @@ def drain_and_count(env: dict) -> dict:
                 for _ in range(DRAINERS)]  # several at once are safe (atomic claims, idempotent writes)
     outputs = [d.communicate(timeout=1800) for d in drainers]
     seconds = time.perf_counter() - started
-    written = sum(json.loads(out.strip().splitlines()[-1]).get("written", 0) for out, _ in outputs if out.strip())
-    errors = "; ".join(err.strip().splitlines()[-1] for out, err in outputs if not out.strip() and err.strip())
-    result = type("Drained", (), {"written": written, "error": errors or None})
+    summaries = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs if out.strip()]
+    written = sum(summary.get("written", 0) for summary in summaries)
+    errors = [summary["error"] for summary in summaries if summary.get("error")]
+    errors += [err.strip().splitlines()[-1] for out, err in outputs if not out.strip() and err.strip()]
+    left = ingest.backlog(services.redis)
+    if left:
+        errors.append(f"{left:,} hits still queued after the drain")
+    result = type("Drained", (), {"written": written, "error": "; ".join(errors) or None})
     with services.sessions() as session:
         counts = dict(session.execute(select(Event.type, func.count()).where(Event.type.in_(["email_open", "email_click"]))
                                       .group_by(Event.type)).all())

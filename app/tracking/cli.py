@@ -16,13 +16,15 @@ def register(main: click.Group, services_factory) -> None:
 
     @tracking.command("drain")
     @click.option("--forever", is_flag=True, help="Keep draining every second until stopped.")
-    def tracking_drain(forever: bool) -> None:
+    @click.option("--batch-size", type=click.IntRange(1, 50_000), default=None,
+                  help="Hits written per transaction (default 5000).")
+    def tracking_drain(forever: bool, batch_size: int | None) -> None:
         """Write queued hits to the database (RQ workers and the scheduler also do this)."""
-        from app.domain.ingest import drain
+        from app.domain.ingest import BATCH_SIZE, drain
 
         services = services_factory()
         while True:
-            result = drain(services)
+            result = drain(services, batch_size=batch_size or BATCH_SIZE)
             if result.hits or not forever:
                 click.echo(json.dumps(result.as_dict()))
             if not forever:
