@@ -5,7 +5,7 @@ from flask import Response, jsonify, request
 from sqlalchemy import select
 
 from app import MAX_ROW_ID
-from app.domain import ingest
+from app.domain import forms, ingest
 from app.domain.consent import apply_consent, consent_json, parse_consent
 from app.domain.contacts import find_contact, normalise_email
 from app.domain.errors import NotFound, ValidationError
@@ -87,6 +87,21 @@ def qr_image(public_id: str, fmt: str):
         raise NotFound(f"format {fmt!r} (use svg or png)")
     code = find_qr(db_session(), public_id)
     return Response(draw(services().tokens.qr_url(code.public_id), fmt), mimetype=FORMATS[fmt])
+
+
+@bp.post("/forms/<slug>")
+@require_api_key
+def form_submission(slug: str):
+    """A form submitted on the marketer's server: the same as POST /f/<form>.json (contact upserted, event
+    recorded, autoresponders fired) but trusted by its key, so not limited per address."""
+    data = json_body()
+    session = db_session()
+    outcome = forms.submit(session, slug, data, now=services().now(), page=data.get("page"))
+    session.commit()
+    if outcome.spam:
+        return jsonify({"status": "ignored", "reason": f"the {forms.HONEYPOT_FIELD} field is filled in: spam"}), 200
+    return jsonify({"status": "ok", "contact_id": outcome.contact.id, "event_id": outcome.event.id if outcome.event else None,
+                    "created": outcome.created}), 201 if outcome.created else 200
 
 
 @bp.post("/pageviews")

@@ -86,3 +86,41 @@ def test_a_bad_html_submission_shows_the_form_again_with_the_problem(client):
     response = client.post("/f/newsletter", data={"first_name": "No Email"})
     assert response.status_code == 422 and b"Email: is required" in response.data
     assert b'value="No Email"' in response.data
+
+
+def test_the_server_side_form_api_creates_the_contact_and_fires_the_autoresponder(synced, api, client, services,
+                                                                                  session, drain, outbox, events):
+    """POST /api/v1/forms/<form> with the API key: contact upserted, sign_up recorded, welcome email sent;
+    the marketer's server is not held to the per-address limit of the public endpoint."""
+    body = {"email": "Rui.Costa@Example.org", "first_name": "Rui", "event": "sign_up", "consent_email": True,
+            "interest": "linear stages", "page": "https://www.brightline.example/signup"}
+    created = api.post("/api/v1/forms/newsletter", json=body)
+    assert created.status_code == 201 and created.get_json()["created"] is True
+    contact = session.get(Contact, created.get_json()["contact_id"])
+    assert (contact.email, contact.source, contact.email_consent_basis) == ("rui.costa@example.org",
+                                                                           "form:newsletter", "consent")
+    [event] = events("sign_up")
+    assert event.id == created.get_json()["event_id"] and event.properties["answers"] == {"interest": "linear stages"}
+    tick(services)
+    drain()
+    assert [parse(m.raw)["To"] for m in outbox()] == ["rui.costa@example.org"]
+    codes = {api.post("/api/v1/forms/newsletter", json={"email": f"s{i}@example.org"}).status_code for i in range(12)}
+    assert codes == {201}
+
+
+@pytest.mark.parametrize("path,body,status,field", [
+    ("/api/v1/forms/newsletter", {"first_name": "x"}, 422, "email"),
+    ("/api/v1/forms/newsletter", {"email": "a@b.example", "event": "email_click"}, 422, "event"),
+    ("/api/v1/forms/Bad_Slug!", {"email": "a@b.example"}, 422, "form"),
+    ("/api/v1/forms/newsletter", ["not", "an", "object"], 422, "body"),
+])
+def test_the_server_side_form_api_names_the_bad_field(api, path, body, status, field):
+    """Bad submissions are a 422 naming the field, never a 500."""
+    response = api.post(path, json=body)
+    assert response.status_code == status and response.get_json()["error"]["field"] == field
+
+
+def test_the_server_side_form_api_needs_the_key(client):
+    """Without the API key the call is refused with a JSON error."""
+    response = client.post("/api/v1/forms/newsletter", json={"email": "a@b.example"})
+    assert response.status_code == 401 and "error" in response.get_json()
