@@ -48,4 +48,8 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
     from .tracking.fastpath import TrackingMiddleware  # /t/ hits skip Flask's request machinery
 
     app.wsgi_app = TrackingMiddleware(app.wsgi_app, app.extensions["nurture"])
+    if config.proxy_hops:  # outermost, so tracking hits, forms' rate limit and the UI all see the visitor's address
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxy_hops, x_proto=config.proxy_hops)
     return app

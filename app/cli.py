@@ -183,10 +183,11 @@ def up(host: str, port: int) -> None:
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256))
-@click.option("--server", type=click.Choice(["gunicorn", "granian"]), default="gunicorn", show_default=True,
-              help="granian (Rust HTTP, keep-alive) serves tracking hits ~2x faster; see bench/track.py")
+@click.option("--server", type=click.Choice(["granian", "gunicorn"]), default="granian", show_default=True,
+              help="granian (Rust HTTP, keep-alive) serves tracking hits 2-3x faster than gunicorn sync; "
+                   "see bench/track.py")
 def web(host: str, port: int, workers: int, server: str) -> None:
-    """Serve the web UI, API and tracking endpoints with gunicorn (or granian)."""
+    """Serve the web UI, API and tracking endpoints with granian (or gunicorn sync workers)."""
     _services()  # fail here, with a clear message, if the configuration is wrong
     if server == "granian":
         os.execvp(sys.executable, [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host, "--port",

@@ -68,6 +68,7 @@ class Config:
     scheduler_interval: float = 5.0
     send_batch_size: int = 100
     lease_seconds: int = 300
+    proxy_hops: int = 0                 # proxies in front adding X-Forwarded-For: the visitor's address is theirs
     testing: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -115,15 +116,16 @@ def load_config(environ: dict | None = None) -> Config:
         lease_seconds=_positive_int(env, "NURTURE_LEASE_SECONDS", 300),
         send_batch_size=_positive_int(env, "NURTURE_SEND_BATCH_SIZE", 100),
         scheduler_interval=float(env.get("NURTURE_SCHEDULER_INTERVAL", 5)),
+        proxy_hops=_positive_int(env, "NURTURE_PROXY_HOPS", 0, minimum=0),
     )
 
 
-def _positive_int(env, name: str, default: int) -> int:
+def _positive_int(env, name: str, default: int, *, minimum: int = 1) -> int:
     value = env.get(name)
     if value in (None, ""):
         return default
-    if not str(value).isdigit() or int(value) < 1:
-        raise ConfigError(f"{name} must be a whole number ≥ 1, got {value!r}")
+    if not str(value).isdigit() or int(value) < minimum:
+        raise ConfigError(f"{name} must be a whole number ≥ {minimum}, got {value!r}")
     return int(value)
 
 

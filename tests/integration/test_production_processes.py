@@ -28,7 +28,7 @@ def test_nurture_web_serves_the_app_with_gunicorn(prod_app, prod_env):
     """`nurture web` starts gunicorn workers that answer the login page and the API."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "web", "--host", "127.0.0.1", "--port", str(port),
-                                "--workers", "2"], cwd=ROOT, env={**os.environ, **prod_env},
+                                "--workers", "2", "--server", "gunicorn"], cwd=ROOT, env={**os.environ, **prod_env},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         def login_page():

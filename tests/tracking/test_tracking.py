@@ -172,3 +172,12 @@ def test_tokens_round_trip_and_reject_any_single_change():
         assert tokens.verify("click", changed) is None
     for junk in ("", "%%%", "A" * 200, token + "A"):
         assert tokens.verify("click", junk) is None
+
+
+def test_without_a_proxy_setting_x_forwarded_for_is_ignored(sent, client, events):
+    """Nobody can pass for an Apple proxy (or dodge the form limit) by sending the header themselves."""
+    pixel, _ = tracking_paths(parts(sent[0])[0])
+    client.get(pixel, headers={"User-Agent": BROWSER_UA, "X-Forwarded-For": "17.58.101.2"},
+               environ_base={"REMOTE_ADDR": "81.2.69.142"})
+    [event] = events("email_open")
+    assert (event.ip, event.is_machine) == ("81.2.69.142", False)
