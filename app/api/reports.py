@@ -13,7 +13,7 @@ from .auth import require_api_key
 @bp.post("/bounces")
 @require_api_key
 def receive_report():
-    """The raw DSN or ARF message as the body (Content-Type: message/rfc822)."""
+    """The raw DSN, ARF or List-Unsubscribe mailto message as the body (Content-Type: message/rfc822)."""
     session = db_session()
     outcome = process_report(session, request.get_data(), now=services().now())
     session.commit()

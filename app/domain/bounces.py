@@ -1,4 +1,4 @@
-"""Bounce reports (DSN) and complaints (ARF) arriving after delivery: parsed, classified, applied."""
+"""Bounce reports (DSN), complaints (ARF) and mailto unsubscribe requests arriving after delivery."""
 from __future__ import annotations
 
 import email
@@ -16,6 +16,7 @@ from .errors import ValidationError
 from .lifecycle import set_email_status
 
 MESSAGE_ID = re.compile(r"<([0-9a-f]{32})@[^>]+>")
+MAILTO_UNSUBSCRIBE = re.compile(r"\bunsubscribe-([0-9a-f]{32})\b")
 
 
 def _original_message(session: Session, report: MimeMessage) -> Message | None:
@@ -48,8 +49,15 @@ def process_report(session: Session, raw: bytes, *, now: datetime) -> dict[str, 
     if not raw or not raw.strip():
         raise ValidationError("body", "send the bounce or complaint report as the raw message (message/rfc822)")
     report = email.message_from_bytes(raw, policy=policy.compat32)
-    original = _original_message(session, report)
     outcome: dict[str, list[str]] = {"hard": [], "soft": [], "complaints": [], "unknown": []}
+    unsubscribe = MAILTO_UNSUBSCRIBE.search(str(report.get("Subject") or ""))
+    if unsubscribe:  # the mailto: of List-Unsubscribe, for mail clients that do not use the HTTPS link
+        from .engagement import unsubscribe as unsubscribe_message
+
+        done = unsubscribe_message(session, unsubscribe.group(1), now=now, how="mailto")
+        outcome["unsubscribed" if done else "unknown"] = [unsubscribe.group(0)]
+        return outcome
+    original = _original_message(session, report)
     if _is_complaint(report):
         contact = original.contact if original else None
         if contact is None:

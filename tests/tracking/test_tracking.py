@@ -181,3 +181,24 @@ def test_without_a_proxy_setting_x_forwarded_for_is_ignored(sent, client, events
                environ_base={"REMOTE_ADDR": "81.2.69.142"})
     [event] = events("email_open")
     assert (event.ip, event.is_machine) == ("81.2.69.142", False)
+
+
+def test_the_mailto_unsubscribe_of_the_header_unsubscribes_when_the_mail_arrives(sent, client, api_key, session):
+    """The header lists HTTPS first and a mailto: second; the mail a client sends there, handed to
+    /api/v1/bounces by the mailbox reader, unsubscribes like the one-click POST."""
+    https, mailto = [part.strip(" <>") for part in sent[0]["List-Unsubscribe"].split(",")]
+    assert https.startswith("https://nurture.test/u/") and mailto.startswith("mailto:")
+    address, subject = mailto.removeprefix("mailto:").split("?subject=")
+    request = (f"From: priya.shah@acme-automation.example\r\nTo: {address}\r\nSubject: {subject}\r\n\r\n"
+               "This message will unsubscribe you.\r\n").encode()
+    for _ in range(2):  # a client that retries changes nothing
+        response = client.post("/api/v1/bounces", data=request, content_type="message/rfc822",
+                               headers={"Authorization": f"Bearer {api_key}"})
+        assert response.status_code == 200 and response.get_json()["unsubscribed"] == [subject]
+    session.expire_all()
+    assert session.get(Contact, sent[1]).email_status == "unsubscribed"
+    assert len(_events(session, "unsubscribe")) == 1
+    forged = request.replace(subject.encode(), b"unsubscribe-" + b"0" * 32)
+    response = client.post("/api/v1/bounces", data=forged, content_type="message/rfc822",
+                           headers={"Authorization": f"Bearer {api_key}"})
+    assert response.status_code == 200 and "unsubscribed" not in response.get_json()
