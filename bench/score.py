@@ -1,16 +1,20 @@
 """Scoring and qualification on PostgreSQL: events per second through the whole reaction path, and
 the time to re-score every contact after a rule change.
 
-    .venv/bin/python bench/score.py [--contacts 10000] [--events 100000] [--rescore-contacts 100000]
-                                    [--batch 100] [--chunk 1000]
+    .venv/bin/python bench/score.py [--contacts 10000] [--events 100000] [--batch 1000]
+                                    [--single-events 5000] [--rescore-contacts 100000] [--chunk 1000]
 
 Creates a scratch database on 127.0.0.1 (NURTURE_TEST_PG, as the integration tests do), loads the
-shipped agreement and campaigns, and drops the database at the end. Phase 1 feeds the events one by
-one through record_event (store, exit goals, autoresponders, re-score, qualify, hand off with
-assignment, lead report, notice), committing every --batch events. Phase 2 grows the database to
---rescore-contacts contacts with a recorded history (bulk-loaded, not measured), changes a scoring
-rule, and times rescore_all: chunks of --chunk contacts, three statements and one bulk UPDATE each.
-The queue is the embedded one (owed notices are enqueued, not sent); nothing leaves the machine.
+shipped agreement and campaigns, and drops the database at the end. Phase 1 feeds --events events
+over --contacts contacts through record_events, the batch path of POST /api/v1/events/batch, --batch
+events per transaction: one INSERT, each contact's reactions (exit goals, autoresponders,
+unsubscribe), one re-score of the batch's contacts (one read of their events, one bulk UPDATE), and
+qualification with handoffs (assignment, lead report, notice). Phase 1b feeds --single-events more
+events one at a time through record_event, the path of POST /api/v1/events, committing every 100.
+Phase 2 grows the database to --rescore-contacts contacts with a recorded history (bulk-loaded, not
+measured), changes a scoring rule, and times rescore_all: chunks of --chunk contacts, three
+statements and one bulk UPDATE each. The queue is the embedded one (owed notices are enqueued, not
+sent); nothing leaves the machine.
 """
 from __future__ import annotations
 
@@ -96,13 +100,43 @@ def create_contacts(services, n: int, rnd: random.Random) -> list[int]:
     return ids
 
 
-def feed_events(services, ids: list[int], n: int, batch: int, rnd: random.Random) -> None:
+def _handoff_counts(session) -> tuple[int, int]:
     from sqlalchemy import func, select
 
-    from app.domain.events import record_event
-    from app.models import Contact, Handoff
+    from app.models import Handoff
 
+    return (session.scalar(select(func.count()).select_from(Handoff)),
+            session.scalar(select(func.count()).select_from(Handoff).where(Handoff.status == "queued")))
+
+
+def feed_batches(services, ids: list[int], n: int, batch: int, rnd: random.Random) -> None:
+    from app.domain.event_batches import record_events
+
+    plan = [(rnd.choice(ids), *random_event(rnd)) for _ in range(n)]
+    latencies = []
+    started = time.perf_counter()
+    with services.sessions() as session:
+        for first in range(0, n, batch):
+            t0 = time.perf_counter()
+            parsed = [{"contact_id": contact_id, "type": kind, "url": url, "properties": {},
+                       "occurred_at": NOW - ago, "dedupe_key": None}
+                      for contact_id, kind, url, ago in plan[first:first + batch]]
+            record_events(session, parsed, now=NOW, source="bench")
+            session.commit()
+            session.expunge_all()
+            latencies.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - started
+        handoffs, queued = _handoff_counts(session)
+    print(f"events through scoring and qualification, in batches: {n:,} events over {len(ids):,} contacts in "
+          f"{elapsed:.1f} s = {n / elapsed:,.0f} events/s (one process, {batch:,} events per batch and "
+          f"transaction; per batch median {statistics.median(latencies) * 1000:.0f} ms, slowest "
+          f"{max(latencies) * 1000:.0f} ms); {handoffs:,} handoffs ({queued} queued)")
+
+
+def feed_events(services, ids: list[int], n: int, rnd: random.Random, batch: int = 100) -> None:
     from app.domain import qualification
+    from app.domain.events import record_event
+    from app.models import Contact
 
     plan = [(rnd.choice(ids), *random_event(rnd)) for _ in range(n)]
     latencies, in_refresh = [], [0.0]
@@ -129,14 +163,13 @@ def feed_events(services, ids: list[int], n: int, batch: int, rnd: random.Random
         session.commit()
         elapsed = time.perf_counter() - started
         qualification.refresh_contact = original
-        handoffs = session.scalar(select(func.count()).select_from(Handoff))
-        queued = session.scalar(select(func.count()).select_from(Handoff).where(Handoff.status == "queued"))
+        handoffs, queued = _handoff_counts(session)
     q = statistics.quantiles(latencies, n=100)
-    print(f"events through scoring and qualification: {n:,} events over {len(ids):,} contacts in {elapsed:.1f} s "
+    print(f"events through scoring and qualification, one at a time: {n:,} events in {elapsed:.1f} s "
           f"= {n / elapsed:,.0f} events/s (one process, commit every {batch}); "
           f"per event p50 {q[49] * 1000:.2f} ms, p99 {q[98] * 1000:.2f} ms, of which re-score and qualify "
           f"{in_refresh[0] / n * 1000:.2f} ms on average (the rest: storing the event, exit goals, "
-          f"autoresponders, commits); {handoffs:,} handoffs ({queued} queued)")
+          f"autoresponders, commits); {handoffs:,} handoffs in all ({queued} queued)")
 
 
 def grow(services, total: int, rnd: random.Random) -> None:
@@ -208,7 +241,8 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--rescore-contacts", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=100, help="events per commit in phase 1")
+    parser.add_argument("--batch", type=int, default=1000, help="events per batch in phase 1")
+    parser.add_argument("--single-events", type=int, default=5000, help="events one at a time in phase 1b")
     parser.add_argument("--chunk", type=int, default=1000, help="contacts per transaction when re-scoring")
     args = parser.parse_args()
 
@@ -228,7 +262,9 @@ def main() -> None:
         rnd = random.Random(2026)
         setup(services, NOW)
         ids = create_contacts(services, args.contacts, rnd)
-        feed_events(services, ids, args.events, args.batch, rnd)
+        feed_batches(services, ids, args.events, args.batch, rnd)
+        if args.single_events:
+            feed_events(services, ids, args.single_events, rnd)
         grow(services, args.rescore_contacts, rnd)
         change_rule_and_rescore(services, args.chunk)
         services.engine.dispose()

@@ -68,3 +68,18 @@ def create_event():
     if event is None:
         return jsonify({"status": "duplicate", "message": "an event with this id was already recorded"}), 200
     return jsonify({"status": "accepted", "id": event.id, "contact_id": event.contact_id}), 202
+
+
+@bp.post("/events/batch")
+@require_api_key
+def create_events():
+    """{"events": [...]}: up to 1,000 events, all or none; each contact is re-scored once for the lot."""
+    from app.domain.event_batches import parse_batch, record_events, resolve_contacts
+
+    session, now = db_session(), services().now()
+    parsed = parse_batch(json_body().get("events"), now)
+    resolve_contacts(session, parsed, now=now)
+    stored, stats = record_events(session, parsed, now=now)
+    session.commit()
+    return jsonify({"status": "accepted", "stored": stored, "duplicates": len(parsed) - stored,
+                    "contacts": stats.contacts, "handed_off": len(stats.handed_off)}), 202

@@ -5,6 +5,7 @@ import re
 from datetime import datetime
 from typing import Any, Mapping
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -35,12 +36,16 @@ def record_event(session: Session, contact: Contact, event_type: str, *, now: da
                   campaign_id=message.campaign_id if message else None, step_id=message.step_id if message else None,
                   is_machine=is_machine, machine_reason=machine_reason, user_agent=(user_agent or "")[:1000] or None,
                   ip=ip, source=source, dedupe_key=dedupe_key, created_at=now)
-    try:
-        with session.begin_nested():
-            session.add(event)
-    except IntegrityError:  # a concurrent duplicate of the same dedupe_key
-        return None
+    if dedupe_key is None:
+        session.add(event)  # nothing unique to collide on: no savepoint round trips
+    else:
+        try:
+            with session.begin_nested():
+                session.add(event)
+        except IntegrityError:  # a concurrent duplicate of the same dedupe_key
+            return None
     if is_machine:
+        session.flush()  # callers read event.id; human events are flushed by the re-score
         return event
     contact.last_activity_at = max(filter(None, (contact.last_activity_at, event.occurred_at)))
     _react(session, contact, event_type, now=now, url=url)
@@ -52,13 +57,39 @@ def _react(session: Session, contact: Contact, event_type: str, *, now: datetime
 
     if event_type == EventType.UNSUBSCRIBE:
         set_email_status(session, contact, EmailStatus.UNSUBSCRIBED, cause="unsubscribed", actor="contact", now=now)
-    exit_on_goal(session, contact, event_type, now=now)
-    autoresponders = session.scalars(select(Campaign).where(
-        Campaign.kind == CampaignKind.AUTORESPONDER, Campaign.status == CampaignStatus.ACTIVE,
-        Campaign.trigger_event == event_type)).all()
-    for campaign in autoresponders:
+    context = transaction_reaction_context(session)
+    if event_type in context["any_exit_goals"]:
+        exit_on_goal(session, contact, event_type, now=now)
+    for campaign in context["autoresponders"].get(event_type, ()):
         enroll(session, contact, campaign, now=now, source=f"event:{event_type}")
     refresh_contact(session, contact, now=now, trigger_event=event_type, trigger_url=url)
+
+
+def transaction_reaction_context(session: Session) -> dict[str, Any]:
+    """reaction_context read once per transaction rather than once per event, plus the exit goals of
+    every campaign (an enrollment in a paused campaign still exits on its goal). A flushed change to a
+    campaign forgets it."""
+    context = session.info.get("reaction_context")
+    if context is not None:
+        return context
+    context = dict(reaction_context(session))
+    context["any_exit_goals"] = {goal for goals in session.scalars(select(Campaign.exit_goals)) for goal in goals or ()}
+    session.info["reaction_context"] = context
+    if not session.info.get("reaction_context_listeners"):
+        session.info["reaction_context_listeners"] = True
+        sa_event.listen(session, "after_transaction_end", _forget_context_on_end)
+        sa_event.listen(session, "after_flush", _forget_context_if_campaigns_changed)
+    return context
+
+
+def _forget_context_on_end(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("reaction_context", None)
+
+
+def _forget_context_if_campaigns_changed(session: Session, flush_context) -> None:
+    if any(isinstance(obj, Campaign) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop("reaction_context", None)
 
 
 def reaction_context(session: Session) -> dict[str, Any]:

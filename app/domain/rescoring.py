@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from app.models import NURTURE_STAGES, Contact, Event
 from .agreement import Agreement, agreement_data, load_agreement
 from .qualification import score_values
 from .rules import CONTACT_FIELDS
-from .scoring import ScoredEvent, qualification_reason
+from .scoring import ScoredEvent, fast_track_reason, qualification_reason
 from .settings import get_setting, put_setting
 
 STORED_FIELDS = tuple(f for f in CONTACT_FIELDS if f not in ("seniority", "region"))
@@ -52,11 +52,14 @@ def fingerprint(session: Session) -> str:
 
 
 def rescore_chunk(session: Session, ids: list[int], *, now: datetime, agreement: Agreement | None = None,
-                  hand_off: bool = True) -> RescoreStats:
-    """Re-score these contacts with three statements, then hand off those that now qualify."""
+                  hand_off: bool = True, triggers: Mapping[int, Sequence[tuple[str, str | None]]] | None = None,
+                  activity: Mapping[int, datetime] | None = None) -> RescoreStats:
+    """Re-score these contacts with three statements, then hand off those that now qualify: by the
+    threshold, or by a fast-track rule on one of the contact's `triggers` (new events' type and URL).
+    `activity` (the latest new event per contact) moves last_activity_at forward in the same UPDATE."""
     agreement = agreement or load_agreement(session)
     columns = [Contact.id, Contact.stage, Contact.score, Contact.grade, Contact.score_reset_at, Contact.scored_at,
-               Contact.fields,
+               Contact.last_activity_at, Contact.fields,
                *(getattr(Contact, f) for f in STORED_FIELDS if f != "fields")]
     query = select(*columns).where(Contact.id.in_(ids)).order_by(Contact.id)
     if session.get_bind().dialect.name == "postgresql":
@@ -77,24 +80,30 @@ def rescore_chunk(session: Session, ids: list[int], *, now: datetime, agreement:
         at = max(now, c["scored_at"]) if c["scored_at"] else now
         values = score_values(agreement, fields, events.get(c["id"], ()), now=at, reset_at=c["score_reset_at"])
         stats.changed += (values["score"], values["grade"]) != (c["score"], c["grade"])
+        if activity and c["id"] in activity:
+            values["last_activity_at"] = max(filter(None, (c["last_activity_at"], activity[c["id"]])))
         updates.append({"id": c["id"], **values})
-        if hand_off and c["stage"] in NURTURE_STAGES and qualification_reason(values["score"], values["grade"], threshold):
-            qualified.append(c["id"])
+        if hand_off and c["stage"] in NURTURE_STAGES:
+            reason = qualification_reason(values["score"], values["grade"], threshold) or next(
+                filter(None, (fast_track_reason(kind, values["grade"], threshold, url)
+                              for kind, url in (triggers or {}).get(c["id"], ()))), None)
+            if reason:
+                qualified.append((c["id"], reason))
     if updates:
         session.execute(update(Contact), updates)
     started = time.perf_counter()
-    for contact_id in qualified:
-        stats.handed_off.append(_hand_off(session, contact_id, agreement, now))
+    for contact_id, reason in qualified:
+        actor = "rescore" if triggers is None else "event"
+        stats.handed_off.append(_hand_off(session, contact_id, reason, now, actor=actor))
     stats.handoff_seconds = time.perf_counter() - started
     return stats
 
 
-def _hand_off(session: Session, contact_id: int, agreement: Agreement, now: datetime) -> int:
+def _hand_off(session: Session, contact_id: int, reason: str, now: datetime, actor: str) -> int:
     from .handoff import hand_off
 
     contact = session.get(Contact, contact_id, populate_existing=True)
-    reason = qualification_reason(contact.score, contact.grade, agreement.qualification)
-    return hand_off(session, contact, reason=reason, now=now, actor="rescore").id
+    return hand_off(session, contact, reason=reason, now=now, actor=actor).id
 
 
 def rescore_range(session: Session, first_id: int, last_id: int, *, now: datetime, chunk: int = CHUNK,
