@@ -67,6 +67,11 @@ def record_events(session: Session, parsed: Sequence[Mapping[str, Any]], *, now:
     rows = [{"contact_id": p["contact_id"], "type": p["type"], "occurred_at": p["occurred_at"], "url": p["url"],
              "properties": dict(p.get("properties") or {}), "is_machine": False, "source": source,
              "dedupe_key": p.get("dedupe_key"), "created_at": now} for p in parsed]
+    if rows and session.get_bind().dialect.name == "postgresql":
+        # Every contact first, in id order, so concurrent batches never deadlock. NO KEY UPDATE: it
+        # does not wait for the key-share locks that other transactions' event INSERTs hold.
+        session.execute(select(Contact.id).where(Contact.id.in_({r["contact_id"] for r in rows}))
+                        .order_by(Contact.id).with_for_update(key_share=True))
     stored = _insert(session, rows)
     by_contact: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in stored:
@@ -74,8 +79,6 @@ def record_events(session: Session, parsed: Sequence[Mapping[str, Any]], *, now:
     if not by_contact:
         return 0, RescoreStats()
     ids = sorted(by_contact)
-    if session.get_bind().dialect.name == "postgresql":  # every contact first, in id order: no deadlock
-        session.execute(select(Contact.id).where(Contact.id.in_(ids)).order_by(Contact.id).with_for_update())
     context = transaction_reaction_context(session)
     reacting = {t for t in context["any_exit_goals"]} | set(context["autoresponders"]) | {EventType.UNSUBSCRIBE}
     needed = [cid for cid in ids if any(e["type"] in reacting for e in by_contact[cid])]

@@ -38,6 +38,12 @@ def score_values(agreement: Agreement, fields: dict[str, Any], events: Iterable[
 
 
 def rescore(session: Session, contact: Contact, *, now: datetime) -> None:
+    """Score the contact from every event stored so far. On PostgreSQL its row is locked and read
+    again first: an event batch or another event committed meanwhile is then seen and scored on
+    top, never overwritten by a score computed without it."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.flush()
+        session.refresh(contact, with_for_update={"key_share": True, "of": Contact})
     values = score_values(load_agreement(session), rule_fields(contact), contact_events(session, contact), now=now,
                           reset_at=contact.score_reset_at)
     for key, value in values.items():

@@ -63,7 +63,7 @@ def rescore_chunk(session: Session, ids: list[int], *, now: datetime, agreement:
                *(getattr(Contact, f) for f in STORED_FIELDS if f != "fields")]
     query = select(*columns).where(Contact.id.in_(ids)).order_by(Contact.id)
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=Contact)
+        query = query.with_for_update(of=Contact, key_share=True)  # NO KEY UPDATE: event INSERTs go on
     contacts = session.execute(query).mappings().all()
     events: dict[int, list[ScoredEvent]] = defaultdict(list)
     for row in session.execute(select(Event.contact_id, Event.id, Event.type, Event.occurred_at, Event.url,

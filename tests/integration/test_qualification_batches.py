@@ -84,3 +84,67 @@ def test_fit_grades_and_every_assignment_strategy_through_the_batch_api(prod_app
                                     now=contact.scored_at, reset_at=contact.score_reset_at)
             assert (contact.score, contact.grade, contact.score_reasons) == (
                 expected["score"], expected["grade"], expected["score_reasons"]), contact.email
+
+
+def test_concurrent_batches_over_the_same_contacts_neither_deadlock_nor_lose_points(prod_app, prod_clock):
+    """Eight transactions at once, each a batch over the same 30 contacts in its own order, next to
+    single events: every event is stored and every score equals the per-contact path."""
+    import random
+    import threading
+
+    from app.domain.event_batches import record_events
+    from app.domain.events import record_event
+
+    services = prod_app.extensions["nurture"]
+    now = prod_clock.now()
+    with services.sessions() as session:
+        sync_directory(session, ROOT / "campaigns", templates_dir=ROOT / "templates",
+                       postal_address=services.config.postal_address, now=now)
+        contacts = [Contact(email=f"c{i}@firm{i}.example", email_domain=f"firm{i}.example", fields={}, score=0,
+                            grade="D", score_reasons=[], fit_reasons={}, stage="nurturing", created_at=now,
+                            updated_at=now) for i in range(30)]
+        session.add_all(contacts)
+        session.commit()
+        ids = [c.id for c in contacts]
+    start, errors = threading.Barrier(10), []
+
+    def batch(seed):
+        rnd = random.Random(seed)
+        order = rnd.sample(ids, len(ids))
+        try:
+            with services.sessions() as session:
+                start.wait()
+                record_events(session, [{"contact_id": cid, "type": "page_view", "url": f"{SITE}/blog/{seed}",
+                                         "properties": {}, "occurred_at": now, "dedupe_key": None}
+                                        for cid in order], now=now)
+                session.commit()
+        except Exception as exc:  # noqa: BLE001  (reported below)
+            errors.append(repr(exc))
+
+    def singles(seed):
+        try:
+            with services.sessions() as session:
+                start.wait()
+                for cid in random.Random(seed).sample(ids, 10):
+                    record_event(session, session.get(Contact, cid), "email_open", now=now)
+                    session.commit()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=batch, args=(i,)) for i in range(8)]
+    threads += [threading.Thread(target=singles, args=(100 + i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    with services.sessions() as session:
+        agreement = load_agreement(session)
+        total = 0
+        for contact in session.scalars(select(Contact).where(Contact.id.in_(ids))):
+            events = contact_events(session, contact)
+            total += len(events)
+            expected = score_values(agreement, rule_fields(contact), events, now=contact.scored_at,
+                                    reset_at=None)
+            assert contact.score == expected["score"] > 0, contact.email
+    assert total == 8 * 30 + 2 * 10
