@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import jsonify, make_response, redirect, render_template, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.domain import forms
 from app.domain.errors import ValidationError
@@ -63,7 +64,10 @@ def form_json(slug: str):
 
     if not forms.allowed(services().redis, request.remote_addr):
         return answer({"error": {"code": "rate_limited", "message": "too many submissions; try again in a minute"}}, 429)
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RequestEntityTooLarge:
+        return answer({"error": {"code": "too_large", "message": "the body is over the 2 MB limit", "field": "body"}}, 413)
     if not isinstance(data, dict):
         return answer({"error": {"code": "invalid", "message": "send a JSON object", "field": "body"}}, 422)
     session = db_session()

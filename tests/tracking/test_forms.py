@@ -51,6 +51,8 @@ def test_the_json_form_answers_with_cors_and_names_a_bad_field(client, synced, s
         bad = client.post("/f/demo.json", json=body)
         assert bad.status_code == 422 and bad.get_json()["error"]["field"] == field
     assert client.post("/f/demo.json", data="nope", content_type="text/plain").status_code == 422
+    huge = client.post("/f/demo.json", data=b'{"email": "' + b"a" * 3_000_000 + b'"}', content_type="application/json")
+    assert huge.status_code == 413 and huge.get_json()["error"]["field"] == "body"
     preflight = client.open("/f/demo.json", method="OPTIONS")
     assert preflight.status_code == 204 and "POST" in preflight.headers["Access-Control-Allow-Methods"]
 
