@@ -13,6 +13,7 @@ import ssl
 import threading
 import time
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Iterator, Protocol
 
 from .config import SmtpSettings
@@ -154,7 +155,7 @@ class SmtpSender:
     def _open(self) -> SmtpConnection:
         s = self.settings
         try:
-            context = ssl.create_default_context(cafile=s.cafile)  # certificates are always verified
+            context = _tls_context(s.cafile) if (s.implicit_tls or s.starttls) else None
             if s.implicit_tls:
                 client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
             else:
@@ -176,6 +177,13 @@ class SmtpSender:
         for pool in pools.values():
             for _, connection in pool:
                 _close(connection.client)
+
+
+@lru_cache(maxsize=8)
+def _tls_context(cafile: str | None) -> ssl.SSLContext:
+    """Certificates are always verified. Built once per CA file: loading the system's CA store costs
+    more than a message, and a context is safe to share between connections and threads."""
+    return ssl.create_default_context(cafile=cafile)
 
 
 def _close(client: smtplib.SMTP) -> None:

@@ -21,9 +21,9 @@ def owe(session: Session, message) -> None:
     session.info.setdefault("owed_messages", []).append(message)
 
 
-def owe_ids(session: Session, message_ids) -> None:
-    """The same for messages written in bulk, known by id."""
-    session.info.setdefault("owed_ids", []).extend(message_ids)
+def owe_ids(session: Session, message_ids, *, queued: bool = False) -> None:
+    """The same for messages written in bulk, known by id; `queued` if their rows already carry queued_at."""
+    session.info.setdefault("owed_ids_queued" if queued else "owed_ids", []).extend(message_ids)
 
 
 def install_enqueue_after_commit(services) -> None:
@@ -32,15 +32,22 @@ def install_enqueue_after_commit(services) -> None:
         owed = [m.id for m in session.info.pop("owed_messages", [])] + session.info.pop("owed_ids", [])
         if owed:
             enqueue_sends(services, owed)
+        owed_marked = session.info.pop("owed_ids_queued", [])
+        if owed_marked:
+            enqueue_sends(services, owed_marked, marked=True)
 
     @event.listens_for(services.sessions, "after_rollback")
     def _forget_owed(session):
-        session.info.pop("owed_messages", None)
-        session.info.pop("owed_ids", None)
+        for key in ("owed_messages", "owed_ids", "owed_ids_queued"):
+            session.info.pop(key, None)
 
 
-def enqueue_sends(services, message_ids: list[int]) -> int:
-    """Queue send jobs in batches; returns how many messages were queued (0 if Redis is away)."""
+def enqueue_sends(services, message_ids: list[int], *, marked: bool = False) -> int:
+    """Queue send jobs in batches; returns how many messages were queued (0 if Redis is away).
+
+    Each message's queued_at is set, so the sweeper leaves it alone for a while. `marked`: the rows
+    were written with queued_at already (bulk planning); then only those Redis turned away are
+    unmarked, so the next sweep queues them again at once."""
     from app.models import Message
 
     if not message_ids:
@@ -55,7 +62,12 @@ def enqueue_sends(services, message_ids: list[int]) -> int:
             queued.extend(batch)
     except Exception as exc:  # Redis down or flushed: the sweeper re-queues from the database.
         log.warning("could not enqueue %d messages (%s); the sweeper will retry", len(message_ids) - len(queued), exc)
-    if queued:
+    if marked:
+        refused = message_ids[len(queued):]
+        if refused:
+            with services.engine.begin() as conn:
+                conn.execute(update(Message).where(Message.id.in_(refused)).values(queued_at=None))
+    elif queued:
         with services.engine.begin() as conn:
             conn.execute(update(Message).where(Message.id.in_(queued)).values(queued_at=services.now()))
     return len(queued)

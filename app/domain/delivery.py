@@ -121,6 +121,7 @@ class _Lane:
     def __init__(self, services, session: Session, throttle: Throttle):
         self.services, self.session, self.throttle = services, session, throttle
         self.counts: dict[str, int] = {}
+        self.handled = 0
         self.envelope_from = parseaddr(services.config.mail_from)[1]
         self.unrecorded: tuple | None = None  # (message, reply, subject, sent_at) not yet written
         self._pooled = self.fast = None
@@ -172,7 +173,9 @@ class _Lane:
         self.session.commit()
 
     def count(self, outcome: str) -> None:
+        """Every message the lane takes ends here exactly once, whatever became of it."""
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        self.handled += 1
 
     def set(self, statement, message: Message, **values) -> None:
         # Straight to the connection: the lane reads each message once, before it changes.
@@ -285,7 +288,9 @@ def _send_lane(services, ids: list[int]) -> tuple[dict[str, int], SendError | No
             session.commit()  # keeps what was recorded, including the lost message's verdict
         finally:
             session.rollback()
-            released = _release_claimed(session, ids, services.now() + timedelta(seconds=services.config.retry_base_seconds / 2))
+            # Only a lane cut short leaves claimed messages behind; a full one skips the statement.
+            released = 0 if lane.handled == len(ids) else _release_claimed(
+                session, ids, services.now() + timedelta(seconds=services.config.retry_base_seconds / 2))
             if released:
                 lane.counts["retry"] = lane.counts.get("retry", 0) + released
     return lane.counts, error

@@ -4,8 +4,10 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.orm import Session, defer, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from app.models import (Campaign, CampaignKind, Contact, EmailStatus, Enrollment, EnrollmentStatus, Event,
                         EventType, Message, MessageKind, MessageStatus, Stage, Step)
@@ -134,13 +136,16 @@ def plan_due_messages(session: Session, *, now: datetime, limit: int = 1000) -> 
     """Turn due enrollments into pending message rows (enqueued after commit) and advance them.
 
     On PostgreSQL the due rows are locked with SKIP LOCKED, so several schedulers never plan
-    the same step twice; the unique (enrollment, step) constraint backs that up. Messages are
-    written with one multi-row insert: a tick costs a few statements, not a few per step.
+    the same step twice; the unique (enrollment, step) constraint backs that up. A tick costs a
+    few set-based statements whatever the number of due steps: one multi-row insert of the
+    messages (returning their ids) and one update of the enrollments they advance.
     Returns how many messages were planned.
     """
     query = (select(Enrollment).where(Enrollment.status == EnrollmentStatus.ACTIVE, Enrollment.next_due_at <= now)
              .order_by(Enrollment.next_due_at).limit(limit)
-             .options(selectinload(Enrollment.contact).selectinload(Contact.persona)))
+             .options(selectinload(Enrollment.contact).options(
+                 defer(Contact.score_reasons), defer(Contact.fit_reasons), defer(Contact.preferences),
+                 selectinload(Contact.persona))))  # scoring's outputs are large and planning never reads them
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Enrollment)
     due = session.scalars(query).all()
@@ -148,18 +153,20 @@ def plan_due_messages(session: Session, *, now: datetime, limit: int = 1000) -> 
     if campaign_ids:  # each campaign with its steps and current versions, once per tick
         session.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids)).options(
             selectinload(Campaign.steps).selectinload(Step.current_version))).all()
-    rows = [row for row in (_plan_one(session, enrollment, now) for enrollment in due) if row is not None]
-    session.flush()
-    if not rows:
+    planned = [plan for plan in (_plan_one(session, enrollment, now) for enrollment in due) if plan is not None]
+    session.flush()  # the rarer changes made through the ORM (stopped or finished enrollments)
+    if not planned:
         return 0
-    session.execute(insert(Message), rows)
-    owed = [r["public_id"] for r in rows if r["status"] == MessageStatus.PENDING]
-    for start in range(0, len(owed), 1000):
-        owe_ids(session, session.scalars(select(Message.id).where(Message.public_id.in_(owed[start:start + 1000]))).all())
-    return len(rows)
+    messages, advances = zip(*planned)
+    _advance_enrollments(session, list(advances))
+    written = _insert_messages(session, list(messages))
+    # Marked queued in the insert itself; enqueue_sends clears the mark if Redis turns them away.
+    owe_ids(session, [message_id for message_id, status in written if status == MessageStatus.PENDING], queued=True)
+    return len(written)
 
 
-def _plan_one(session: Session, enrollment: Enrollment, now: datetime) -> dict | None:
+def _plan_one(session: Session, enrollment: Enrollment, now: datetime) -> tuple[dict, dict] | None:
+    """The message row this due enrollment owes and the enrollment's next state, or None."""
     contact, campaign = enrollment.contact, enrollment.campaign
     steps = active_steps(campaign)
     if not may_receive(contact, campaign):
@@ -171,26 +178,81 @@ def _plan_one(session: Session, enrollment: Enrollment, now: datetime) -> dict |
     step = steps[enrollment.next_position]
     version = step.current_version
     met = condition_met(session, enrollment, version.conditions)
-    row = {
+    message = {
         "public_id": secrets.token_hex(16), "contact_id": contact.id, "enrollment_id": enrollment.id,
         "campaign_id": campaign.id, "step_id": step.id, "step_version_id": version.id, "to_email": contact.email,
         "kind": MessageKind.AUTORESPONDER if campaign.kind == CampaignKind.AUTORESPONDER else MessageKind.NURTURE,
         "status": MessageStatus.PENDING if met else MessageStatus.SKIPPED, "created_at": now, "subject": "",
         "attempts": 0, "error": None if met else f"condition not met: {version.conditions.get('if')}",
+        "queued_at": now if met else None,
     }
-    enrollment.next_position += 1
+    position = enrollment.next_position + 1
     otherwise = (version.conditions or {}).get("otherwise")
     if not met and otherwise:  # branch: jump ahead to the named step instead of the next one
         keys = [s.key for s in steps]
-        if otherwise in keys[enrollment.next_position:]:
-            enrollment.next_position = keys.index(otherwise)
-    if enrollment.next_position >= len(steps):
-        _finish(enrollment, now)
+        if otherwise in keys[position:]:
+            position = keys.index(otherwise)
+    advance = {"enrollment_id": enrollment.id, "next_position": position, "status": EnrollmentStatus.ACTIVE,
+               "next_due_at": None, "ended_at": None}
+    if position >= len(steps):
+        advance.update(status=EnrollmentStatus.COMPLETED, ended_at=now)
     else:
-        following = steps[enrollment.next_position].current_version
-        enrollment.next_due_at = due_at(now, following.delay_seconds, campaign.send_window,
+        following = steps[position].current_version
+        advance["next_due_at"] = due_at(now, following.delay_seconds, campaign.send_window,
                                         zone(contact.timezone, campaign.timezone))
-    return row
+    return message, advance
+
+
+MESSAGE_COLUMNS = {"public_id": "varchar", "kind": "varchar", "contact_id": "integer", "enrollment_id": "integer",
+                   "campaign_id": "integer", "step_id": "integer", "step_version_id": "integer", "to_email": "varchar",
+                   "status": "varchar", "created_at": "timestamptz", "subject": "varchar", "attempts": "integer",
+                   "error": "text", "queued_at": "timestamptz"}
+# One array per column: a single short statement whatever the number of rows (a multi-row VALUES
+# list costs more to build and parse on the client than the insert costs the server).
+INSERT_MESSAGES_PG = text(
+    f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in MESSAGE_COLUMNS.items())
+    + ") RETURNING id, status")
+
+
+def _insert_messages(session: Session, rows: list[dict]) -> list[tuple[int, str]]:
+    if session.get_bind().dialect.name == "postgresql":
+        return session.execute(INSERT_MESSAGES_PG, {
+            name: [str(row[name]) if kind == "varchar" and row[name] is not None else row[name] for row in rows]
+            for name, kind in MESSAGE_COLUMNS.items()}).all()
+    return session.execute(insert(Message).returning(Message.id, Message.status, sort_by_parameter_order=True),
+                           rows).all()
+
+
+ADVANCE_ENROLLMENTS_PG = text("""
+UPDATE enrollments AS e
+SET next_position = v.next_position, status = v.status, next_due_at = v.next_due_at, ended_at = v.ended_at
+FROM unnest(CAST(:ids AS integer[]), CAST(:positions AS integer[]), CAST(:statuses AS varchar[]),
+            CAST(:due AS timestamptz[]), CAST(:ended AS timestamptz[]))
+     AS v(id, next_position, status, next_due_at, ended_at)
+WHERE e.id = v.id
+""")
+
+
+def _advance_enrollments(session: Session, advances: list[dict]) -> None:
+    """One statement for the whole tick on PostgreSQL (an executemany elsewhere). The enrollments
+    loaded in this session take the written values, so nothing reads their old position afterwards."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(ADVANCE_ENROLLMENTS_PG, {
+            "ids": [a["enrollment_id"] for a in advances], "positions": [a["next_position"] for a in advances],
+            "statuses": [str(a["status"]) for a in advances], "due": [a["next_due_at"] for a in advances],
+            "ended": [a["ended_at"] for a in advances]})
+    else:
+        session.connection().execute(
+            update(Enrollment.__table__).where(Enrollment.__table__.c.id == bindparam("enrollment_id"))
+            .values(next_position=bindparam("next_position"), status=bindparam("status"),
+                    next_due_at=bindparam("next_due_at"), ended_at=bindparam("ended_at")), advances)
+    identity = session.identity_map
+    for advance in advances:
+        enrollment = identity.get(identity_key(Enrollment, advance["enrollment_id"]))
+        if enrollment is not None:
+            for name in ("next_position", "status", "next_due_at", "ended_at"):
+                set_committed_value(enrollment, name, advance[name])
 
 
 def _finish(enrollment: Enrollment, now: datetime) -> None:
