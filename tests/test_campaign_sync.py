@@ -137,3 +137,24 @@ def test_export_writes_files_that_sync_back_unchanged(session, services, clock, 
     assert (exported / "engineer-nurture" / "01-repeatability.md").read_text().startswith("---\nsubject:")
     assert sync(session, services, clock, exported) == {"personas": 0, "campaigns": 0, "step_versions": 0,
                                                         "agreement": 0}
+
+
+def test_a_campaign_rate_limit_is_read_from_the_file_exported_and_validated(session, services, clock, library, tmp_path):
+    """rate_per_minute in campaign.yml becomes the campaign's limit, survives an export, and a bad value is refused."""
+    from app.domain.campaign_export import export_library
+
+    campaign_file = library / "buyer-nurture" / "campaign.yml"
+    original = campaign_file.read_text()
+    campaign_file.write_text(original + "rate_per_minute: 120\n")
+    sync(session, services, clock, library)
+    assert session.scalar(select(Campaign.rate_per_minute).where(Campaign.slug == "buyer-nurture")) == 120
+    exported = tmp_path / "exported"
+    export_library(session, exported)
+    assert "rate_per_minute: 120" in (exported / "buyer-nurture" / "campaign.yml").read_text()
+
+    campaign_file.write_text(original + "rate_per_minute: lots\n")
+    with pytest.raises(SyncError) as raised:
+        sync(session, services, clock, library)
+    line = len(original.splitlines()) + 1
+    assert f"{campaign_file}:{line}: rate_per_minute is a whole number of emails a minute" in "\n".join(raised.value.problems)
+    assert session.scalar(select(Campaign.rate_per_minute).where(Campaign.slug == "buyer-nurture")) == 120

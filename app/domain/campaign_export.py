@@ -48,6 +48,8 @@ def _export_campaign(campaign: Campaign, folder: Path) -> int:
         data["exit_goals"] = campaign.exit_goals
     if campaign.from_name:
         data["from_name"] = campaign.from_name
+    if campaign.rate_per_minute:
+        data["rate_per_minute"] = campaign.rate_per_minute
     if campaign.layout != "default":
         data["layout"] = campaign.layout
     (folder / "campaign.yml").write_text(_yaml(data), encoding="utf-8")

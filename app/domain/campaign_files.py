@@ -174,6 +174,10 @@ def _load_campaign(path: Path, templates_dir: Path, postal_address: str, problem
         data["send_window"] = validate_window(data.get("send_window"))
     except ValidationError as exc:
         problems.add(path, _line_of(text, "send_window"), str(exc))
+    rate = data.get("rate_per_minute")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int) or rate < 1):
+        problems.add(path, _line_of(text, "rate_per_minute"),
+                     f"rate_per_minute is a whole number of emails a minute, at least 1 (got {rate!r})")
     campaign = CampaignFile(slug=path.parent.name, path=str(path), data=data)
     step_paths = sorted(p for p in path.parent.glob("*.md") if p.name.lower() != "readme.md")
     if not step_paths:

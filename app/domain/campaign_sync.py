@@ -82,7 +82,7 @@ def _upsert_campaign(session: Session, source: CampaignFile, now: datetime) -> t
               "status": data.get("status", "active"), "persona_id": persona_id, "trigger_event": data.get("trigger"),
               "timezone": data.get("timezone", "UTC"), "send_window": data.get("send_window") or {},
               "exit_goals": data.get("exit_goals") or [], "from_name": data.get("from_name"),
-              "layout": data.get("layout", "default")}
+              "layout": data.get("layout", "default"), "rate_per_minute": data.get("rate_per_minute")}
     campaign = session.scalar(select(Campaign).where(Campaign.slug == source.slug))
     changed = 0
     if campaign is None:
