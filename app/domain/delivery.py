@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 from sqlalchemy import bindparam, insert, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from app.mail import ConnectionLost, Refused, SendError
 from app.models import Contact, EmailStatus, Event, EventType, Message, MessageKind, MessageStatus
@@ -270,7 +270,10 @@ class _Lane:
 def _send_lane(services, ids: list[int]) -> tuple[dict[str, int], SendError | None]:
     with services.sessions() as session:
         messages = session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id).options(
-            selectinload(Message.contact).selectinload(Contact.persona), selectinload(Message.step_version),
+            # Scoring's outputs are large and sending never reads them.
+            selectinload(Message.contact).options(defer(Contact.score_reasons), defer(Contact.fit_reasons),
+                                                  selectinload(Contact.persona)),
+            selectinload(Message.step_version),
             selectinload(Message.campaign), selectinload(Message.handoff))).all()
         lane = _Lane(services, session, Throttle(session, services.redis, services.now()))
         error: SendError | None = None
