@@ -46,7 +46,8 @@ class Services:
         return self._tokens
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, connections: int = 10) -> Engine:
+    """`connections`: how many the process keeps pooled; a send job holds one per SMTP connection."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -60,7 +61,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=connections, max_overflow=20)
 
 
 def make_redis(config: Config):
@@ -77,7 +78,8 @@ def init_services(app: Flask, config: Config, clock=None) -> Services:
     from .mail import make_sender_factory
     from .queueing import install_enqueue_after_commit
 
-    engine = make_engine(config.database_url)
+    # Every SMTP lane of a send job holds a database connection while it sends, plus a few for the rest.
+    engine = make_engine(config.database_url, connections=max(10, config.smtp_connections + 4))
     sessions = sessionmaker(engine, expire_on_commit=False)
     services = Services(config=config, engine=engine, sessions=sessions, redis=make_redis(config))
     if clock is not None:

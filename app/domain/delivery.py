@@ -275,7 +275,12 @@ def _send_lane(services, ids: list[int]) -> tuple[dict[str, int], SendError | No
                                                   selectinload(Contact.persona)),
             selectinload(Message.step_version),
             selectinload(Message.campaign), selectinload(Message.handoff))).all()
-        lane = _Lane(services, session, Throttle(session, services.redis, services.now()))
+        throttle = Throttle(session, services.redis, services.now())
+        if services.engine.dialect.name == "postgresql":
+            # Hand the loading connection back: the lane sends on its own autocommit connection, and
+            # the session checks one out again only for the rarer outcomes. One connection per lane.
+            session.commit()
+        lane = _Lane(services, session, throttle)
         error: SendError | None = None
         try:
             with _connection_allowed(services) as allowed:
