@@ -249,7 +249,7 @@ def main() -> None:
                 latency_env = {**env, "NURTURE_SMTP_URL": f"smtp://127.0.0.1:{relay_port}?timeout=30",
                                "NURTURE_SMTP_CONNECTIONS": str(per_worker),
                                "NURTURE_SEND_BATCH_SIZE": str(per_worker * 40)}
-                count = max(200, min(args.messages, connections * 60))
+                count = max(200, min(args.messages, connections * 150))  # ~150 per connection: sustained, not start-up
                 rate, _ = run_pipeline(latency_env, make_services(latency_env), campaign_id, count,
                                        2 if connections > 1 else 1)
                 print(f"relay 20 ms away: {connections:>3} connection(s) ({'2 workers' if connections > 1 else '1 worker'}): "
