@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,28 @@ def require(reason: str) -> None:
     if os.environ.get("NURTURE_REQUIRE_SERVICES") == "1":
         pytest.fail(f"required service unavailable: {reason}", pytrace=False)
     pytest.skip(f"SERVICE UNAVAILABLE, integration test skipped: {reason}")
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package, driven by playwright (never `playwright install`)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@contextmanager
+def chromium(*extra_args: str):
+    """A headless Chromium for browser tests; missing Chromium or playwright skips loudly (fails under CI)."""
+    if not os.path.exists(CHROMIUM):
+        require(f"chromium not installed at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require("the playwright Python package is not installed")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,16 +18,13 @@ from app.db import upgrade
 from app.domain import ingest
 from app.domain.site import set_site_domains
 from app.models import Contact, Event
-from tests.conftest import require
+from tests.conftest import chromium
 
 from .conftest import wait_for
 from .test_tracking_no_loss import _sent_emails
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 READER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 SITE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
 <script async src="{nurture}/t/s/nurture.js"></script></head>
@@ -89,17 +85,9 @@ def marketer_site(nurture):
 
 @pytest.fixture
 def browser():
-    if not os.path.exists(CHROMIUM):
-        require("chromium not installed at /usr/bin/chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require("the playwright Python package is not installed")
-    with sync_playwright() as p:
-        # Headless Chromium names itself in its user agent and would count as a bot; a reader's browser does not.
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--user-agent={READER_UA}"])
-        yield browser
-        browser.close()
+    # Headless Chromium names itself in its user agent and would count as a bot; a reader's browser does not.
+    with chromium(f"--user-agent={READER_UA}") as launched:
+        yield launched
 
 
 def _new_page(browser, marketer_site: str, *, init_script: str | None = None):

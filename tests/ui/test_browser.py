@@ -1,7 +1,6 @@
 """The UI in a real Chromium: a marketer reads the outbox, a rep accepts a lead from its report."""
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -15,15 +14,12 @@ from app.domain.campaign_sync import sync_directory
 from app.domain.demo import DEMO_PASSWORD, load_demo
 from app.domain.events import record_event
 from app.models import Base, Contact, Handoff
-from tests.conftest import ROOT, require
+from tests.conftest import ROOT, chromium
 from workers.embedded import drain
 from workers.scheduler import tick
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 SHOTS = Path("/tmp")
 
 
@@ -62,19 +58,11 @@ def live(tmp_path):
 
 @pytest.fixture
 def page():
-    if not os.path.exists(CHROMIUM):
-        require("chromium not installed at /usr/bin/chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require("the playwright Python package is not installed")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1360, "height": 900})
         context.set_default_timeout(15_000)
         yield context.new_page()
         context.close()
-        browser.close()
 
 
 def sign_in(page, email: str) -> None:
