@@ -21,6 +21,7 @@ def test_rep_reads_the_lead_report_and_accepts_with_a_rating(client, people, log
     assert "Target industry" in report and "Pricing page visit" in report
     assert "Viewed https://www.brightline.example/pricing" in report
     assert "Accept lead" in report and "Not the decision maker" in report
+    assert "Senior Controls Engineer" in report and "Buying in" in report  # the contact's profile
     response = client.post(f"/handoffs/{handoff.id}/respond",
                            data={"decision": "accept", "rating": "4", "comment": "Calling Monday."})
     assert response.status_code == 302

@@ -125,6 +125,7 @@ def test_contact_detail_explains_score_and_fit(client, people, login, synced, ap
     assert "Pricing page visit" in page and "+25" in page
     assert "Target industry" in page and "manufacturing" in page
     assert "Siemens S7" in page                       # custom field
+    assert "Acme Automation" in page and "850" in page and "$60,000" in page and "America/Chicago" in page  # profile
     assert "Engineer nurture" in page                 # enrollment
     assert "enrolled in Engineer nurture" in page     # stage history cause
     assert "Viewed https://www.brightline.example/pricing" in page  # timeline
