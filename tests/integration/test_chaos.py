@@ -32,6 +32,7 @@ from workers.scheduler import tick
 from .conftest import ROOT, free_port, wait_for
 
 pytestmark = pytest.mark.integration
+SMTP_TIMEOUT = 1.5  # seconds; the hung relay outlasts it
 SIZE = int(os.environ.get("NURTURE_CHAOS_SIZE", "600"))
 WORKERS = 3
 PERSONA = "name: Everyone\npriority: 1\nrules: {field: email, op: exists}\n"
@@ -82,7 +83,7 @@ def test_no_email_lost_or_sent_twice_under_kills_redis_restart_and_hung_relay(pg
     redis_url, restart_redis = redis_process
     relay_port, relay_log, relay_process = relay
     env = {"NURTURE_DATABASE_URL": pg_url, "NURTURE_REDIS_URL": redis_url, "NURTURE_SECRET_KEY": "chaos",
-           "NURTURE_SMTP_URL": f"smtp://127.0.0.1:{relay_port}?timeout=1.5", "NURTURE_BASE_URL": "https://n.test",
+           "NURTURE_SMTP_URL": f"smtp://127.0.0.1:{relay_port}?timeout={SMTP_TIMEOUT}", "NURTURE_BASE_URL": "https://n.test",
            "NURTURE_SMTP_CONNECTIONS": "1", "NURTURE_LEASE_SECONDS": "4", "NURTURE_RETRY_BASE_SECONDS": "2", "NURTURE_SEND_BATCH_SIZE": "25",
            "NURTURE_INSTANCE_PATH": str(tmp_path)}
     app = create_app(load_config(env))
@@ -155,7 +156,7 @@ def test_no_email_lost_or_sent_twice_under_kills_redis_restart_and_hung_relay(pg
                 restart_redis()
             else:
                 relay_process.send_signal(signal.SIGSTOP)
-                time.sleep(3.0)  # longer than the 1.5 s socket timeout
+                time.sleep(2 * SMTP_TIMEOUT)  # the relay hangs longer than the socket timeout: a fault, not a wait
                 relay_process.send_signal(signal.SIGCONT)
             supervise()
 
