@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
@@ -42,14 +43,21 @@ def check_slug(slug: str) -> str:
 
 
 def allowed(redis, ip: str | None, *, per_minute: int = RATE_PER_MINUTE, clock=time.time) -> bool:
-    """At most `per_minute` submissions from one address a minute; if Redis is away, let it through."""
-    window = int(clock() // 60)
-    key = f"nurture:rl:form:{ip or 'unknown'}:{window}"
+    """At most `per_minute` submissions from one address in any 60 seconds; if Redis is away, let it through.
+
+    A sliding log (one sorted set per address) rather than per-clock-minute counters: those let a visitor
+    send twice the limit across a minute's boundary. Refused attempts count too, so a flood stays refused,
+    and the log is trimmed to the newest `per_minute + 1` entries so a flood cannot grow it."""
+    now = clock()
+    key = f"nurture:rl:form:{ip or 'unknown'}"
     try:
-        pipe = redis.pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        count = pipe.execute()[0]
+        pipe = redis.pipeline(transaction=True)
+        pipe.zremrangebyscore(key, "-inf", now - 60)
+        pipe.zadd(key, {f"{now:.6f}:{uuid.uuid4().hex[:8]}": now})
+        pipe.zremrangebyrank(key, 0, -(per_minute + 2))
+        pipe.zcard(key)
+        pipe.expire(key, 61)
+        count = pipe.execute()[3]
     except Exception:
         return True
     return int(count) <= per_minute

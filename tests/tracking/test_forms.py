@@ -126,3 +126,18 @@ def test_the_server_side_form_api_needs_the_key(client):
     """Without the API key the call is refused with a JSON error."""
     response = client.post("/api/v1/forms/newsletter", json={"email": "a@b.example"})
     assert response.status_code == 401 and "error" in response.get_json()
+
+
+def test_the_limit_slides_across_the_minute_boundary():
+    """Ten submissions just before a minute turns and one just after is still eleven in 60 seconds: refused.
+    A minute after the burst the visitor may submit again."""
+    import fakeredis
+
+    from app.domain.forms import allowed
+
+    redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    at = lambda t: (lambda: t)  # noqa: E731
+    assert [allowed(redis, "198.51.100.7", clock=at(59.0 + i / 100)) for i in range(10)] == [True] * 10
+    assert allowed(redis, "198.51.100.7", clock=at(61.0)) is False
+    assert allowed(redis, "198.51.100.9", clock=at(61.0)) is True
+    assert allowed(redis, "198.51.100.7", clock=at(121.5)) is True
