@@ -47,8 +47,23 @@ class ConnectionLost(SendError):
 
 
 class Connection(Protocol):
-    def send(self, mail_from: str, to: str, raw: bytes, *, message_id: int | None, subject: str) -> str:
-        """Hand one message over; returns the server's reply. Raises Refused or ConnectionLost."""
+    """One message is handed over in two halves, so that a client can pipeline the next message's
+    envelope behind the current message's content (RFC 2920): one round trip per message."""
+
+    idle: bool  # may go back to the pool: no transaction open, no reply owed
+
+    def open_envelope(self, mail_from: str, to: str) -> None:
+        """Start the next transaction (a no-op if its envelope already went out with the last content)."""
+
+    def envelope_result(self) -> None:
+        """Wait for the envelope's answers. Raises Refused or ConnectionLost (nothing handed over)."""
+
+    def send_content(self, raw: bytes, *, message_id: int | None, subject: str,
+                     next_envelope: tuple[str, str] | None = None) -> None:
+        """Hand the message over, and with it the next message's envelope where the server pipelines."""
+
+    def content_result(self) -> str:
+        """The server's answer to the message. Raises Refused, or ConnectionLost (maybe accepted)."""
 
 
 def _dot_stuff(raw: bytes) -> bytes:
@@ -60,50 +75,100 @@ def _dot_stuff(raw: bytes) -> bytes:
     return data + b".\r\n"
 
 
+ENVELOPE_WANTS = {"RSET": (250,), "MAIL": (250,), "RCPT": (250, 251), "DATA": (354,)}
+
+
 class SmtpConnection:
     def __init__(self, client: smtplib.SMTP):
         self.client = client
         self.pipelining = client.has_extn("pipelining")
-        self.dirty = False  # a refused transaction must be reset before the next
+        self.dirty = False      # a refused transaction must be reset before the next
+        self.mid_data = False   # the server awaits content: only closing the socket ends that cleanly
+        self._commands: list[tuple[str, bytes]] = []  # the open envelope's commands, in order
+        self._ahead: tuple[str, str] | None = None    # an envelope that went out behind the last content
+
+    @property
+    def idle(self) -> bool:
+        return not (self.dirty or self.mid_data or self._ahead or self._commands)
+
+    def send(self, mail_from, to, raw, *, message_id=None, subject=""):
+        """Hand one message over and return the server's reply (the two halves in one call)."""
+        self.open_envelope(mail_from, to)
+        self.envelope_result()
+        self.send_content(raw, message_id=message_id, subject=subject)
+        return self.content_result()
 
     def _reply(self) -> tuple[int, str]:
         code, text = self.client.getreply()
         return code, text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
 
-    def send(self, mail_from, to, raw, *, message_id=None, subject=""):
-        handed_over = False
+    def _envelope(self, mail_from: str, to: str) -> bytes:
+        commands = [("RSET", b"RSET")] if self.dirty else []
+        commands += [("MAIL", f"MAIL FROM:<{mail_from}>".encode("ascii")),
+                     ("RCPT", f"RCPT TO:<{to}>".encode("ascii")), ("DATA", b"DATA")]
+        self.dirty = False
+        self._commands = commands
+        return b"".join(line + b"\r\n" for _, line in commands)
+
+    def open_envelope(self, mail_from, to):
+        if self._ahead == (mail_from, to):
+            self._ahead = None
+            return
+        if self._ahead is not None:  # an envelope went out for another message: the session is unusable
+            raise ConnectionLost("internal: pipelined envelope does not match the next message")
+        data = self._envelope(mail_from, to)
+        if self.pipelining:
+            self._write(data)
+
+    def envelope_result(self):
+        commands, self._commands = self._commands, []
+        refusal = None
         try:
-            if self.dirty:
-                self.client.rset()
-                self.dirty = False
-            commands = [f"MAIL FROM:<{mail_from}>", f"RCPT TO:<{to}>", "DATA"]
-            if self.pipelining:
-                self.client.send(("\r\n".join(commands) + "\r\n").encode("ascii"))
-                replies = [self._reply() for _ in commands]
-            else:
-                replies = []
-                for command in commands:
-                    self.client.send((command + "\r\n").encode("ascii"))
-                    replies.append(self._reply())
-                    if replies[-1][0] >= 400:
-                        break
-            for (code, text), wanted in zip(replies, (250, 250, 354)):
-                if code != wanted and not (wanted == 250 and code == 251):
-                    self.dirty = True
-                    if code == 354:  # DATA was accepted after a refused RCPT: end it empty
-                        self.client.send(b".\r\n")
-                        self._reply()
-                    raise Refused(code, text)
-            self.client.send(_dot_stuff(raw))
-            handed_over = True
-            code, text = self._reply()
-        except Refused:
-            raise
+            for verb, line in commands:
+                if not self.pipelining:
+                    if refusal is not None:
+                        break  # in lockstep, nothing more is sent after a refusal
+                    self.client.send(line + b"\r\n")
+                code, text = self._reply()
+                if code == 354 and refusal is not None:  # DATA accepted after a refused RCPT: end it empty
+                    self.client.send(b".\r\n")
+                    self._reply()
+                elif code not in ENVELOPE_WANTS[verb] and refusal is None:
+                    refusal = Refused(code, text)
         except (smtplib.SMTPException, OSError, socket.timeout) as exc:
-            raise ConnectionLost(f"connection lost: {exc or type(exc).__name__}", maybe_accepted=handed_over) from exc
+            raise ConnectionLost(f"connection lost: {exc or type(exc).__name__}") from exc
+        if refusal is not None:
+            self.dirty = True
+            raise refusal
+        self.mid_data = True
+
+    def send_content(self, raw, *, message_id=None, subject="", next_envelope=None):
+        data = _dot_stuff(raw)
+        if next_envelope is not None and self.pipelining:
+            data += self._envelope(*next_envelope)
+            self._ahead = next_envelope
+        try:
+            self.client.send(data)
+        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+            # With an envelope behind it, the final "." may have gone out before the failure.
+            raise ConnectionLost(f"connection lost: {exc or type(exc).__name__}",
+                                 maybe_accepted=self._ahead is not None) from exc
+        self.mid_data = False
+
+    def content_result(self):
+        try:
+            code, text = self._reply()
+        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+            raise ConnectionLost(f"connection lost: {exc or type(exc).__name__}", maybe_accepted=True) from exc
         if code != 250:
             raise Refused(code, text)
         return f"{code} {text}"[:1000]
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.client.send(data)
+        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+            raise ConnectionLost(f"connection lost: {exc or type(exc).__name__}") from exc
 
 
 class SmtpSender:
@@ -124,11 +189,13 @@ class SmtpSender:
         healthy = False
         try:
             yield connection
-            healthy = not connection.dirty
+            healthy = connection.idle
         finally:
             if healthy:
                 with self._lock:
                     self._idle.setdefault(self.settings, []).append((time.monotonic(), connection))
+            elif connection.mid_data or connection._ahead:
+                connection.client.close()  # a QUIT now would be read as message content
             else:
                 _close(connection.client)
 
@@ -194,12 +261,26 @@ def _close(client: smtplib.SMTP) -> None:
 
 
 class OutboxConnection:
+    idle = True
+
     def __init__(self, services):
         self.services = services
+        self._envelope: tuple[str, str] | None = None
+        self._content: tuple[bytes, int | None, str] | None = None
 
-    def send(self, mail_from, to, raw, *, message_id=None, subject=""):
+    def open_envelope(self, mail_from, to):
+        self._envelope = (mail_from, to)
+
+    def envelope_result(self):
+        pass
+
+    def send_content(self, raw, *, message_id=None, subject="", next_envelope=None):
+        self._content = (raw, message_id, subject)
+
+    def content_result(self):
         from .models import OutboxEmail
 
+        (mail_from, to), (raw, message_id, subject) = self._envelope, self._content
         with self.services.sessions() as session:
             session.add(OutboxEmail(
                 message_id=message_id, mail_from=mail_from, to_email=to, subject=subject,

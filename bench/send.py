@@ -1,11 +1,12 @@
 """End-to-end sending throughput on PostgreSQL + Redis + RQ workers, against raw smtplib.
 
-    .venv/bin/python bench/send.py [--messages 20000] [--skip-latency] [--skip-tick]
+    .venv/bin/python bench/send.py [--messages 20000] [--connections 1] [--batch 200] [--skip-latency] [--skip-tick]
 
 1. Baseline: plain smtplib pushing one prebuilt message over one connection into postfix's
    smtp-sink, as fast as it can.
 2. The pipeline: N contacts with a due step; scheduler ticks plan and enqueue, `nurture worker`
-   processes render, send into the same smtp-sink and record every message. With 1 and 2 workers.
+   processes render, send into the same smtp-sink and record every message. With 1 and 2 workers,
+   one SMTP connection each (a nearby relay), and the CPU each part used per message.
 3. A relay 20 ms away (bench/relay.py): throughput against the number of SMTP connections.
 4. Scheduler tick time: 10,000 due steps among 1,000,000 enrollments vs among 10,000.
 Everything runs on 127.0.0.1; what the bench starts, it stops.
@@ -128,7 +129,44 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def run_pipeline(env: dict, services, campaign_id: int, messages: int, workers: int) -> tuple[float, list[float]]:
+def cpu_seconds(pids) -> float:
+    """User + system CPU time of these processes so far (from /proc; gone processes count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) == "postgres"]
+
+
+def _comm(proc: Path) -> str:
+    try:
+        return (proc / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def vacuum_while(url: str, done: threading.Event, every: float = 3.0) -> None:
+    """What autovacuum does in production (this machine's PostgreSQL runs with it off): clear the
+    dead row versions that every state change of a message leaves, so index scans stay short."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        while not done.wait(every):
+            conn.execute("VACUUM messages, events, enrollments, send_lanes")
+
+
+LAST_CPU: dict[str, float] = {}  # where the CPU went in the last pipeline run, µs per message
+
+
+def run_pipeline(env: dict, services, campaign_id: int, messages: int, workers: int,
+                 sink_pid: int | None = None) -> tuple[float, list[float]]:
     """Seconds from the first tick until every message is recorded sent; returns (msgs/s, worker RSS MiB)."""
     from redis import Redis
     from sqlalchemy import func, select
@@ -142,6 +180,11 @@ def run_pipeline(env: dict, services, campaign_id: int, messages: int, workers: 
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
     time.sleep(2.0)  # workers import and connect; the clock starts at the first tick
     start = time.perf_counter()
+    # PostgreSQL backends come and go with connections; count the ones alive at the end too.
+    pg_before = {pid: cpu_seconds([pid]) for pid in postgres_pids()}
+    worker_before = cpu_seconds(p.pid for p in processes)
+    own_before = time.process_time()
+    sink_before = cpu_seconds([sink_pid]) if sink_pid else 0.0
 
     def schedule():
         while tick(services, plan_limit=5000)["planned"]:
@@ -149,6 +192,9 @@ def run_pipeline(env: dict, services, campaign_id: int, messages: int, workers: 
 
     scheduler = threading.Thread(target=schedule)
     scheduler.start()
+    done = threading.Event()
+    vacuum = threading.Thread(target=vacuum_while, args=(env["NURTURE_DATABASE_URL"], done))
+    vacuum.start()
     while True:
         with services.sessions() as session:
             sent = session.scalar(select(func.count()).select_from(Message).where(Message.status == "sent"))
@@ -156,9 +202,20 @@ def run_pipeline(env: dict, services, campaign_id: int, messages: int, workers: 
             break
         if any(p.poll() is not None for p in processes):
             raise SystemExit("a worker died during the bench")
-        time.sleep(0.1)
+        # Counting costs the database too: look rarely until the end is near.
+        time.sleep(0.05 if sent > 0.95 * messages else 0.5)
     elapsed = time.perf_counter() - start
+    done.set()
+    vacuum.join()
     scheduler.join()
+    pg_after = {pid: cpu_seconds([pid]) for pid in postgres_pids()}
+    per_message = 1e6 / messages
+    LAST_CPU.clear()
+    LAST_CPU.update({
+        "workers": (cpu_seconds(p.pid for p in processes) - worker_before) * per_message,
+        "PostgreSQL": sum(after - pg_before.get(pid, 0.0) for pid, after in pg_after.items()) * per_message,
+        "scheduler": (time.process_time() - own_before) * per_message,
+        "smtp-sink": (cpu_seconds([sink_pid]) - sink_before) * per_message if sink_pid else 0.0})
     memory = [rss_mib(p.pid) for p in processes]
     for p in processes:
         p.terminate()
@@ -212,6 +269,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-tick", action="store_true")
+    # A relay on the same host or network answers in microseconds: one connection per worker keeps
+    # it busy, and more only add thread switching. Distant relays want more (the relay sweep below).
+    parser.add_argument("--connections", type=int, default=1, help="SMTP connections per worker into smtp-sink")
+    parser.add_argument("--batch", type=int, default=200, help="messages per send job (the default of NURTURE_SEND_BATCH_SIZE)")
     args = parser.parse_args()
     sink_bin = ensure_smtp_sink()
     sink_port = free_port()
@@ -222,7 +283,7 @@ def main() -> None:
     env = {"NURTURE_DATABASE_URL": db.url, "NURTURE_REDIS_URL": REDIS, "NURTURE_SECRET_KEY": "bench",
            "NURTURE_SMTP_URL": f"smtp://127.0.0.1:{sink_port}?timeout=30", "NURTURE_BASE_URL": "https://go.example.com",
            "NURTURE_FROM": "Brightline Motion <hello@brightline.example>", "NURTURE_INSTANCE_PATH": str(tmp),
-           "NURTURE_SMTP_CONNECTIONS": "4", "NURTURE_SEND_BATCH_SIZE": "100", "NURTURE_SMTP_MAX_CONNECTIONS": "128"}
+           "NURTURE_SMTP_CONNECTIONS": str(args.connections), "NURTURE_SEND_BATCH_SIZE": str(args.batch), "NURTURE_SMTP_MAX_CONNECTIONS": "128"}
     relay = None
     try:
         services = make_services(env)
@@ -235,10 +296,12 @@ def main() -> None:
         base = baseline_smtplib(sink_port, args.messages, raw)
         print(f"baseline: smtplib, prebuilt {len(raw) / 1024:.1f} KiB message, one connection → smtp-sink: {base:,.0f} msgs/s")
         for workers in (1, 2):
-            rate, memory = run_pipeline(env, services, campaign_id, args.messages, workers)
-            print(f"pipeline: {args.messages:,} due sends, scheduler + Redis + {workers} worker process(es) × 4 connections, "
-                  f"render + bookkeeping on PostgreSQL → smtp-sink: {rate:,.0f} msgs/s = {rate / base:.2f}× baseline; "
-                  f"worker RSS {', '.join(f'{m:.0f}' for m in memory)} MiB")
+            rate, memory = run_pipeline(env, services, campaign_id, args.messages, workers, sink.pid)
+            print(f"pipeline: {args.messages:,} due sends, scheduler + Redis + {workers} worker process(es) × "
+                  f"{env['NURTURE_SMTP_CONNECTIONS']} connections, render + bookkeeping on PostgreSQL → smtp-sink: "
+                  f"{rate:,.0f} msgs/s = {rate / base:.2f}× baseline; worker RSS {', '.join(f'{m:.0f}' for m in memory)} MiB")
+            print("          CPU per message: " + ", ".join(f"{name} {us:.0f} µs" for name, us in LAST_CPU.items())
+                  + f" (all {sum(LAST_CPU.values()):.0f} µs; 2 cores give {2e6 / rate:.0f} µs per message at this rate)")
         if not args.skip_latency:
             relay_port = free_port()
             relay = subprocess.Popen([sys.executable, str(ROOT / "bench/relay.py"), str(relay_port), "0.02"],

@@ -1,22 +1,27 @@
 """Sending owed messages exactly once.
 
-A batch is claimed under a lease (pending → claimed). Just before a message is handed to SMTP it
-is marked sending in the same commit that records the previous message as sent, so at any moment
-at most one message per connection is in flight. If the worker dies, claimed messages go back to
-pending when the lease ends (they never reached a server) and the one sending message becomes
-unknown: it may have been accepted, so it is counted and shown, never resent silently.
+A batch is claimed under a lease (pending → claimed) and split into lanes, one per SMTP
+connection, each with a journal row (app.domain.send_journal). Just before a message is handed
+to SMTP its lane records the message's position in the journal, so at any moment at most one
+message per connection is in flight. Accepted messages are written as sent, with their events,
+in bulk when the lane ends; rarer outcomes (suppressed, deferred, refused, failed) at once. If
+the worker dies, the sweeper settles its lanes when their lease ends: what the journal shows as
+accepted becomes sent, the message in flight becomes unknown (it may have been accepted: counted
+and shown, never resent silently), and the rest goes back to pending.
 """
 from __future__ import annotations
 
 import logging
 import random
 from contextlib import nullcontext
+from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import Iterator
 from email.utils import parseaddr
 
-from sqlalchemy import bindparam, insert, or_, select, update
-from sqlalchemy.orm import Session, defer, selectinload
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.orm import Session
 
 from app.mail import ConnectionLost, Refused, SendError
 from app.models import Contact, EmailStatus, Event, EventType, Message, MessageKind, MessageStatus
@@ -25,8 +30,10 @@ from . import smtp_replies
 from .composing import build_mime, render_message
 from .enrollment import may_receive
 from .lifecycle import set_email_status
+from .outgoing import OwnSession, id_among, load_message, load_outgoing
 from .relay_slots import relay_slot
 from .rendering import TemplateError
+from .send_journal import Accepted, Journal, LaneTakenOver, live_lane_message_ids, open_lanes, settle_abandoned_lanes
 from .throttling import BLOCK_PAUSE, THROTTLE_PAUSE, Throttle, raise_alert
 
 log = logging.getLogger(__name__)
@@ -40,40 +47,50 @@ def backoff(attempt: int, base_seconds: int = 60, rng: random.Random = random) -
 
 
 def claim(session: Session, message_ids: list[int], *, now: datetime, lease_seconds: int) -> list[int]:
+    """Take what is still pending and due of these messages under a lease (not committed here)."""
     rows = session.execute(
         update(Message)
-        .where(Message.id.in_(message_ids), Message.status == MessageStatus.PENDING,
+        .where(id_among(Message.id, list(message_ids), session), Message.status == MessageStatus.PENDING,
                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
         .values(status=MessageStatus.CLAIMED, lease_until=now + timedelta(seconds=lease_seconds))
         .returning(Message.id)
+        .execution_options(synchronize_session=False)
     ).scalars().all()
-    session.commit()
     return sorted(rows)
 
 
-def still_wanted(message: Message) -> bool:
+def still_wanted(message) -> bool:
     """Suppression is checked again at the last moment: unsubscribes and handoffs win over the queue."""
     if message.kind in (MessageKind.NOTIFICATION, MessageKind.TEST):
         return True
-    contact: Contact | None = message.contact
+    contact = message.contact
     return contact is not None and message.campaign is not None and may_receive(contact, message.campaign)
 
 
 def send_batch(services, message_ids: list[int]) -> dict[str, int]:
     """Send what can be claimed of these messages, over up to `smtp_connections` connections at once."""
+    now = services.now()
+    lease_until = now + timedelta(seconds=services.config.lease_seconds)
     with services.sessions() as session:
-        claimed = claim(session, message_ids, now=services.now(), lease_seconds=services.config.lease_seconds)
-    counts = {"sent": 0, "suppressed": 0, "retry": 0, "deferred": 0, "failed": 0, "bounced": 0, "unknown": 0,
-              "skipped": len(message_ids) - len(claimed)}
-    if not claimed:
-        return counts
-    lanes = max(1, min(services.config.smtp_connections if services.config.smtp else 1, len(claimed)))
-    chunks = [claimed[i::lanes] for i in range(lanes)]
+        claimed = claim(session, message_ids, now=now, lease_seconds=services.config.lease_seconds)
+        counts = {"sent": 0, "suppressed": 0, "retry": 0, "deferred": 0, "failed": 0, "bounced": 0, "unknown": 0,
+                  "skipped": len(message_ids) - len(claimed)}
+        if not claimed:
+            session.commit()
+            return counts
+        lanes = max(1, min(services.config.smtp_connections if services.config.smtp else 1, len(claimed)))
+        chunks = [claimed[i::lanes] for i in range(lanes)]
+        lane_ids = open_lanes(session, chunks, now=now, lease_until=lease_until)
+        session.commit()  # claimed and journaled together: a claimed message always belongs to a lane
+        outgoing = load_outgoing(session, claimed)
+        throttle = Throttle(session, services.redis, now)
+        session.commit()  # the lanes use connections of their own; this one goes back to the pool
+    work = [(lane_id, chunk, [outgoing.get(i) for i in chunk]) for lane_id, chunk in zip(lane_ids, chunks)]
     if lanes == 1:
-        results = [_send_lane(services, chunks[0])]
+        results = [_send_lane(services, throttle, *work[0])]
     else:
         with ThreadPoolExecutor(lanes, thread_name_prefix="smtp") as pool:
-            results = list(pool.map(lambda chunk: _send_lane(services, chunk), chunks))
+            results = list(pool.map(lambda lane: _send_lane(services, throttle, *lane), work))
     errors = [error for lane_counts, error in results if error is not None]
     for lane_counts, _ in results:
         for key, value in lane_counts.items():
@@ -89,154 +106,139 @@ def _transition(*columns: str):
             .values({name: bindparam(name) for name in columns}))
 
 
-MARK_SENDING = _transition("status", "attempts", "subject", "message_id_header")
-MARK_SENT = _transition("status", "sent_at", "lease_until", "smtp_response")
-MARK_FINAL = _transition("status", "lease_until", "error")
+MARK_FINAL = _transition("status", "lease_until", "error", "attempts")
 MARK_PENDING = _transition("status", "lease_until", "queued_at", "next_attempt_at", "error", "attempts")
 MARK_REPLY = _transition("smtp_response")
-RECORD_SENT = insert(Event).values(type=EventType.EMAIL_SENT, source="delivery", is_machine=False)
 
-# PostgreSQL: the previous message's 'sent' (with its event) and this one's 'sending' in a single
-# autocommitted statement — one round trip per message instead of four.
-PG_ADVANCE = """
-WITH sent AS (
-    UPDATE messages SET status = 'sent', sent_at = %(sent_at)s, lease_until = NULL, smtp_response = %(reply)s
-    WHERE id = %(sent_id)s RETURNING id, contact_id, campaign_id, step_id, kind),
-recorded AS (
-    INSERT INTO events (contact_id, type, occurred_at, message_id, campaign_id, step_id, properties,
-                        is_machine, source, created_at)
-    SELECT contact_id, 'email_sent', %(sent_at)s, id, campaign_id, step_id, %(properties)s, false, 'delivery',
-           %(sent_at)s
-    FROM sent WHERE contact_id IS NOT NULL AND kind <> 'test')
-UPDATE messages SET status = 'sending', attempts = %(attempts)s, subject = %(subject)s,
-                    message_id_header = %(header)s
-WHERE id = %(sending_id)s
-"""
+
+@dataclass(slots=True)
+class Ready:
+    """A message that passed the last checks and is rendered, about to be handed over."""
+
+    position: int  # in the lane's journal
+    message: object
+    subject: str
+    header: str
+    raw: bytes
+    attempts: int
+    now: datetime
 
 
 class _Lane:
-    """One connection's worth of messages. State changes are prebuilt Core statements (the ORM's
-    unit of work costs more than the send), and each message's 'sent' rides in the next one's commit."""
+    """One connection's worth of messages. The journal carries the per-message bookkeeping; the
+    session carries only the rarer outcomes, each committed at once."""
 
-    def __init__(self, services, session: Session, throttle: Throttle):
-        self.services, self.session, self.throttle = services, session, throttle
+    def __init__(self, services, session: Session, throttle: Throttle, journal: Journal):
+        self.services, self.session, self.throttle, self.journal = services, session, throttle, journal
         self.counts: dict[str, int] = {}
         self.handled = 0
         self.envelope_from = parseaddr(services.config.mail_from)[1]
-        self.unrecorded: tuple | None = None  # (message, reply, subject, sent_at) not yet written
-        self._pooled = self.fast = None
-        if services.engine.dialect.name == "postgresql":
-            self._pooled = services.engine.raw_connection()
-            self.fast = self._pooled.driver_connection
-            self.fast.autocommit = True
-            if not services.config.delivery_sync_commit:
-                # A killed worker loses nothing already committed; only a database crash could lose
-                # the last moments of bookkeeping. A commit then costs a round trip, not an fsync.
-                self.fast.execute("SET synchronous_commit TO OFF")
-
-    def close(self) -> None:
-        """Write the last 'sent' and hand the fast connection back to the pool as it was."""
-        self._advance(None)
-        if self._pooled is not None:
-            self.fast.execute("RESET synchronous_commit")
-            self.fast.autocommit = False
-            self._pooled.close()
-            self._pooled = self.fast = None
-
-    def _advance(self, sending: tuple | None) -> None:
-        """Record the last sent message and mark `sending` = (message, attempts, subject, header)."""
-        done, self.unrecorded = self.unrecorded, None
-        if done is None and sending is None:
-            return
-        if self.fast is not None:
-            from psycopg.types.json import Jsonb
-
-            message, attempts, subject, header = sending or (None, None, None, None)
-            self.fast.execute(PG_ADVANCE, {
-                "sent_id": done[0].id if done else None, "reply": done[1] if done else None,
-                "properties": Jsonb({"subject": done[2]} if done else {}), "sent_at": done[3] if done else None,
-                "sending_id": message.id if message else None, "attempts": attempts, "subject": subject,
-                "header": header})
-            return
-        if done is not None:
-            sent, reply, subject, sent_at = done
-            self.set(MARK_SENT, sent, status=MessageStatus.SENT, sent_at=sent_at, lease_until=None, smtp_response=reply)
-            if sent.contact_id is not None and sent.kind != MessageKind.TEST:
-                self.session.connection().execute(RECORD_SENT, {
-                    "contact_id": sent.contact_id, "occurred_at": sent_at, "message_id": sent.id,
-                    "campaign_id": sent.campaign_id, "step_id": sent.step_id,
-                    "properties": {"subject": subject}, "created_at": sent_at})
-        if sending is not None:
-            message, attempts, subject, header = sending
-            self.set(MARK_SENDING, message, status=MessageStatus.SENDING, attempts=attempts, subject=subject,
-                     message_id_header=header)
-        self.session.commit()
+        self.accepted: list[Accepted] = []
 
     def count(self, outcome: str) -> None:
         """Every message the lane takes ends here exactly once, whatever became of it."""
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
         self.handled += 1
 
-    def set(self, statement, message: Message, **values) -> None:
-        # Straight to the connection: the lane reads each message once, before it changes.
+    def set(self, statement, message, **values) -> None:
         self.session.connection().execute(statement, {"message_id": message.id, **values})
 
-    def send(self, connection, message: Message) -> None:
-        now = self.services.now()
-        if not still_wanted(message):
-            self._finish(message, MessageStatus.SUPPRESSED, error="contact can no longer receive this email")
-            return self.count("suppressed")
-        domain = message.to_email.rsplit("@", 1)[-1]
-        campaign = message.campaign
-        hold = self.throttle.hold_until(domain, message.campaign_id, campaign.rate_per_minute if campaign else None, now)
-        if hold is not None:
-            self._defer(message, hold, "held by a sending limit")
-            return self.count("deferred")
-        try:
-            rendered = render_message(self.services, message)
-            header_id, raw = build_mime(self.services, message, rendered, now)
-        except (TemplateError, ValueError) as exc:  # refused at sync time normally; never retried blindly
-            self._finish(message, MessageStatus.FAILED, error=f"cannot render: {exc}")
-            return self.count("failed")
-        attempts = message.attempts + 1
-        self._advance((message, attempts, rendered.subject[:500], header_id))  # durable before SMTP sees it
-        try:
-            reply = connection.send(self.envelope_from, message.to_email, raw, message_id=message.id,
-                                    subject=rendered.subject)
-        except Refused as exc:
-            return self.count(self._refused(message, exc, attempts, now))
-        except ConnectionLost as exc:
-            if exc.maybe_accepted:
-                self._finish(message, MessageStatus.UNKNOWN, error=f"no answer after the message was handed over: {exc}")
-                self.count("unknown")
+    def run(self, connection, messages: list) -> None:
+        """Hand each message over in turn. Where the server pipelines, the next message's envelope
+        rides behind the current one's content: one round trip per message instead of two."""
+        upcoming = self._ready(messages)
+        current = next(upcoming, None)
+        if current is not None:
+            connection.open_envelope(self.envelope_from, current.message.to_email)
+        while current is not None:
+            message = current.message
+            try:
+                connection.envelope_result()
+            except Refused as exc:
+                self.count(self._refused(message, exc, current.attempts, current.now))
+                current = self._open_next(connection, upcoming)
+                continue
+            except ConnectionLost as exc:  # nothing of this message reached the server
+                self.count(self._retry(message, current.attempts, str(exc), current.now))
+                raise
+            self.journal.hand_over(current.position, current.now)  # durable before the content goes out
+            following = next(upcoming, None)  # made ready first, so its envelope can ride along
+            try:
+                connection.send_content(current.raw, message_id=message.id, subject=current.subject,
+                                        next_envelope=(self.envelope_from, following.message.to_email)
+                                        if following is not None else None)
+                reply = connection.content_result()
+            except Refused as exc:
+                self.count(self._refused(message, exc, current.attempts, current.now))
+            except ConnectionLost as exc:
+                if exc.maybe_accepted:
+                    self._finish(message, MessageStatus.UNKNOWN, attempts=current.attempts,
+                                 error=f"no answer after the message was handed over: {exc}")
+                    self.count("unknown")
+                else:
+                    self.count(self._retry(message, current.attempts, str(exc), current.now))
+                raise
             else:
-                self.count(self._retry(message, attempts, str(exc), now))
-            raise
-        self.unrecorded = (message, reply, rendered.subject, now)  # written with the next message's 'sending'
-        self.count("sent")
+                self.accepted.append(Accepted(message, reply, current.subject[:500], current.header, current.now,
+                                              current.attempts))
+                self.count("sent")
+            current = following
+            if current is not None:
+                connection.open_envelope(self.envelope_from, current.message.to_email)
 
-    def _finish(self, message: Message, status: str, *, error: str) -> None:
-        self.set(MARK_FINAL, message, status=status, lease_until=None, error=error[:1000])
-        self._settle()
+    def _open_next(self, connection, upcoming):
+        current = next(upcoming, None)
+        if current is not None:
+            connection.open_envelope(self.envelope_from, current.message.to_email)
+        return current
 
-    def _defer(self, message: Message, until: datetime, why: str, attempts: int | None = None) -> None:
+    def _ready(self, messages: list) -> Iterator[Ready]:
+        """The messages that should go now, rendered; the others are settled on the way."""
+        for position, message in enumerate(messages):
+            if isinstance(message, OwnSession):
+                message = load_message(self.session, message.id)
+            if message is None:
+                continue
+            now = self.services.now()
+            if not still_wanted(message):
+                self._finish(message, MessageStatus.SUPPRESSED, error="contact can no longer receive this email")
+                self.count("suppressed")
+                continue
+            domain = message.to_email.rsplit("@", 1)[-1]
+            campaign = message.campaign
+            hold = self.throttle.hold_until(domain, message.campaign_id,
+                                            campaign.rate_per_minute if campaign else None, now)
+            if hold is not None:
+                self._defer(message, hold, "held by a sending limit")
+                self.count("deferred")
+                continue
+            try:
+                rendered = render_message(self.services, message)
+                header_id, raw = build_mime(self.services, message, rendered, now)
+            except (TemplateError, ValueError) as exc:  # refused at sync time normally; never retried blindly
+                self._finish(message, MessageStatus.FAILED, error=f"cannot render: {exc}")
+                self.count("failed")
+                continue
+            yield Ready(position, message, rendered.subject, header_id, raw, message.attempts + 1, now)
+
+    def _finish(self, message, status: str, *, error: str, attempts: int | None = None) -> None:
+        self.set(MARK_FINAL, message, status=status, lease_until=None, error=error[:1000],
+                 attempts=message.attempts if attempts is None else attempts)
+        self.session.commit()
+
+    def _defer(self, message, until: datetime, why: str, attempts: int | None = None) -> None:
         self.set(MARK_PENDING, message, status=MessageStatus.PENDING, lease_until=None, queued_at=None,
                  next_attempt_at=until, error=why[:1000], attempts=message.attempts if attempts is None else attempts)
-        self._settle()
+        self.session.commit()
 
-    def _settle(self) -> None:
-        """With the fast path, the session carries only these rarer outcomes: commit them at once."""
-        if self.fast is not None:
-            self.session.commit()
-
-    def _retry(self, message: Message, attempts: int, why: str, now: datetime) -> str:
+    def _retry(self, message, attempts: int, why: str, now: datetime) -> str:
         if attempts >= MAX_ATTEMPTS:
-            self._finish(message, MessageStatus.FAILED, error=f"gave up after {attempts} attempts: {why}")
+            self._finish(message, MessageStatus.FAILED, attempts=attempts, error=f"gave up after {attempts} attempts: {why}")
             return "failed"
         self._defer(message, now + backoff(attempts, self.services.config.retry_base_seconds), why, attempts)
         return "retry"
 
-    def _refused(self, message: Message, exc: Refused, attempts: int, now: datetime) -> str:
+    def _refused(self, message, exc: Refused, attempts: int, now: datetime) -> str:
         self.set(MARK_REPLY, message, smtp_response=str(exc)[:1000])
         verdict = smtp_replies.classify(exc.code, exc.text)
         domain = message.to_email.rsplit("@", 1)[-1]
@@ -253,52 +255,43 @@ class _Lane:
             self._retry(message, attempts, f"policy rejection by {domain}: {exc}", now)
             return "retry"
         if verdict.action == smtp_replies.BOUNCE:
-            if message.contact is not None and message.kind != MessageKind.TEST:
-                contact = message.contact
+            contact = self.session.get(Contact, message.contact_id) if message.contact_id is not None else None
+            if contact is not None and message.kind != MessageKind.TEST:
                 self.session.add(Event(contact_id=contact.id, type=EventType.BOUNCE, occurred_at=now,
                                        message_id=message.id, campaign_id=message.campaign_id,
                                        step_id=message.step_id, source="smtp", properties={"reply": str(exc)},
                                        created_at=now))
                 set_email_status(self.session, contact, EmailStatus.BOUNCED, cause=f"hard bounce: {exc}",
                                  actor="smtp", now=now)
-            self._finish(message, MessageStatus.BOUNCED, error=str(exc))
+            self._finish(message, MessageStatus.BOUNCED, attempts=attempts, error=str(exc))
             return "bounced"
-        self._finish(message, MessageStatus.FAILED, error=str(exc))
+        self._finish(message, MessageStatus.FAILED, attempts=attempts, error=str(exc))
         return "failed"
 
 
-def _send_lane(services, ids: list[int]) -> tuple[dict[str, int], SendError | None]:
+def _send_lane(services, throttle: Throttle, lane_id: int, ids: list[int], messages: list) -> tuple[dict[str, int], SendError | None]:
+    error: SendError | None = None
+    journal = Journal(services, lane_id, ids)
     with services.sessions() as session:
-        messages = session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id).options(
-            # Scoring's outputs are large and sending never reads them.
-            selectinload(Message.contact).options(defer(Contact.score_reasons), defer(Contact.fit_reasons),
-                                                  selectinload(Contact.persona)),
-            selectinload(Message.step_version),
-            selectinload(Message.campaign), selectinload(Message.handoff))).all()
-        throttle = Throttle(session, services.redis, services.now())
-        if services.engine.dialect.name == "postgresql":
-            # Hand the loading connection back: the lane sends on its own autocommit connection, and
-            # the session checks one out again only for the rarer outcomes. One connection per lane.
-            session.commit()
-        lane = _Lane(services, session, throttle)
-        error: SendError | None = None
+        lane = _Lane(services, session, throttle, journal)
         try:
             with _connection_allowed(services) as allowed:
                 if allowed:
                     with services.sender().connect() as connection:
-                        for message in messages:
-                            lane.send(connection, message)
-            lane.close()
-            session.commit()
+                        lane.run(connection, messages)
         except SendError as exc:
             error = exc
-            lane.close()
-            session.commit()  # keeps what was recorded, including the lost message's verdict
+        except LaneTakenOver as exc:
+            log.warning("%s; it stops here", exc)
         finally:
             session.rollback()
-            # Only a lane cut short leaves claimed messages behind; a full one skips the statement.
-            released = 0 if lane.handled == len(ids) else _release_claimed(
-                session, ids, services.now() + timedelta(seconds=services.config.retry_base_seconds / 2))
+            try:
+                # A full lane has nothing left to release; a lane cut short hands the rest back.
+                released = journal.settle(
+                    lane.accepted, release_rest=lane.handled < len(ids),
+                    not_before=services.now() + timedelta(seconds=services.config.retry_base_seconds / 2))
+            finally:
+                journal.close()
             if released:
                 lane.counts["retry"] = lane.counts.get("retry", 0) + released
     return lane.counts, error
@@ -313,25 +306,21 @@ def _connection_allowed(services):
                       lease_seconds=services.config.lease_seconds)
 
 
-def _release_claimed(session: Session, ids: list[int], not_before: datetime) -> int:
-    """Claimed messages this lane never handed over go back to pending, to be sent soon."""
-    result = session.execute(
-        update(Message).where(Message.id.in_(ids), Message.status == MessageStatus.CLAIMED)
-        .values(status=MessageStatus.PENDING, lease_until=None, queued_at=None, next_attempt_at=not_before))
-    session.commit()
-    return result.rowcount or 0
-
-
 def sweep(services, *, requeue_after: timedelta) -> dict[str, int]:
-    """Expired leases: claimed → pending (never handed over), sending → unknown (maybe accepted).
-    Then pending messages nobody queued recently are queued again."""
+    """Abandoned lanes are settled from their journal; expired claims outside any lane go back to
+    pending (never handed over); then pending messages nobody queued recently are queued again."""
     from app.queueing import enqueue_sends
 
     now = services.now()
     with services.sessions() as session:
+        settled = settle_abandoned_lanes(session, now=now, mail_from=services.config.mail_from)
+        held = live_lane_message_ids(session)
+        expired = [Message.status == MessageStatus.CLAIMED, Message.lease_until < now]
+        if held:
+            expired.append(Message.id.not_in(held))
         released = session.execute(
-            update(Message).where(Message.status == MessageStatus.CLAIMED, Message.lease_until < now)
-            .values(status=MessageStatus.PENDING, lease_until=None, queued_at=None)).rowcount or 0
+            update(Message).where(*expired).values(status=MessageStatus.PENDING, lease_until=None, queued_at=None)).rowcount or 0
+        # Rows left 'sending' by the per-message bookkeeping of earlier versions.
         unknown = session.execute(
             update(Message).where(Message.status == MessageStatus.SENDING, Message.lease_until < now)
             .values(status=MessageStatus.UNKNOWN, lease_until=None,
@@ -344,4 +333,5 @@ def sweep(services, *, requeue_after: timedelta) -> dict[str, int]:
         ).order_by(Message.id).limit(50_000)).all()
         session.commit()
     requeued = enqueue_sends(services, list(stale))
-    return {"unknown": unknown, "released": released, "requeued": requeued}
+    return {"unknown": unknown + settled["unknown"], "released": released + settled["released"],
+            "recovered_sent": settled["sent"], "requeued": requeued}

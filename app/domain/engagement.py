@@ -16,7 +16,7 @@ from app.models.event import QrCode
 from .composing import compiled_version, contact_context
 from .events import record_event
 from .lifecycle import set_email_status
-from .rendering import sandbox
+from .rendering import personal_link
 
 
 def find_message(session: Session, public_id: str) -> Message | None:
@@ -33,7 +33,7 @@ def link_target(services, message: Message, index: int) -> str | None:
         return None
     url = compiled.links[index]
     if "{" in url and message.contact is not None:  # a link with merge fields, e.g. ?company={{ … }}
-        url = sandbox().from_string(url).render(contact_context(message.contact))
+        url = personal_link(url, contact_context(message.contact))
     return url if url.startswith(("https://", "http://")) else None
 
 

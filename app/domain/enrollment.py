@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, insert, select, text, update
-from sqlalchemy.orm import Session, defer, selectinload
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from app.models import (Campaign, CampaignKind, Contact, EmailStatus, Enrollment, EnrollmentStatus, Event,
                         EventType, Message, MessageKind, MessageStatus, Stage, Step)
@@ -132,127 +132,240 @@ def _mapping_condition_met(session: Session, enrollment: Enrollment, condition: 
     return rules.evaluate(condition, rule_fields(enrollment.contact))
 
 
+# The due enrollments are locked first (SKIP LOCKED: several schedulers never take the same one),
+# then each looks up its contact by primary key. Left to itself the planner hash-joins against
+# every contact, which makes a tick cost grow with the contact base instead of with what is due;
+# OFFSET 0 keeps the per-row lookup from being flattened into such a join.
+DUE_PG = text("""
+WITH due AS MATERIALIZED (
+    SELECT id, contact_id, campaign_id, next_position, next_due_at FROM enrollments
+    WHERE status = 'active' AND next_due_at <= :now
+    ORDER BY next_due_at LIMIT :limit FOR UPDATE SKIP LOCKED)
+SELECT due.id, due.contact_id, due.campaign_id, due.next_position, c.email, c.timezone, c.email_status,
+       c.email_consent, c.stage
+FROM due CROSS JOIN LATERAL (
+    SELECT email, timezone, email_status, email_consent, stage FROM contacts WHERE contacts.id = due.contact_id
+    OFFSET 0) AS c
+ORDER BY due.next_due_at, due.id""")
+
+
 def plan_due_messages(session: Session, *, now: datetime, limit: int = 1000) -> int:
     """Turn due enrollments into pending message rows (enqueued after commit) and advance them.
 
     On PostgreSQL the due rows are locked with SKIP LOCKED, so several schedulers never plan
     the same step twice; the unique (enrollment, step) constraint backs that up. A tick costs a
-    few set-based statements whatever the number of due steps: one multi-row insert of the
-    messages (returning their ids) and one update of the enrollments they advance.
+    few set-based statements whatever the number of due steps: one read of the due enrollments
+    with what planning needs of their contacts, one multi-row insert of the messages (returning
+    their ids) and one update of the enrollments they advance.
     Returns how many messages were planned.
     """
-    query = (select(Enrollment).where(Enrollment.status == EnrollmentStatus.ACTIVE, Enrollment.next_due_at <= now)
-             .order_by(Enrollment.next_due_at).limit(limit)
-             .options(selectinload(Enrollment.contact).options(
-                 defer(Contact.score_reasons), defer(Contact.fit_reasons), defer(Contact.preferences),
-                 selectinload(Contact.persona))))  # scoring's outputs are large and planning never reads them
+    # Columns rather than objects: hydrating thousands of enrollments and contacts cost more than
+    # everything else in a tick. The rare cases (a contact who can no longer receive, a step with a
+    # condition, an enrollment with no step left) load what they need through the ORM.
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Enrollment)
-    due = session.scalars(query).all()
-    campaign_ids = {e.campaign_id for e in due}
-    if campaign_ids:  # each campaign with its steps and current versions, once per tick
-        session.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids)).options(
-            selectinload(Campaign.steps).selectinload(Step.current_version))).all()
-    planned = [plan for plan in (_plan_one(session, enrollment, now) for enrollment in due) if plan is not None]
+        due = session.execute(DUE_PG, {"now": now, "limit": limit}).all()
+    else:
+        due = session.execute(
+            select(Enrollment.id, Enrollment.contact_id, Enrollment.campaign_id, Enrollment.next_position,
+                   Contact.email, Contact.timezone, Contact.email_status, Contact.email_consent, Contact.stage)
+            .join(Contact, Contact.id == Enrollment.contact_id)
+            .where(Enrollment.status == EnrollmentStatus.ACTIVE, Enrollment.next_due_at <= now)
+            .order_by(Enrollment.next_due_at).limit(limit)).all()
+    if not due:
+        return 0
+    campaigns = {campaign.id: campaign for campaign in session.scalars(
+        select(Campaign).where(Campaign.id.in_({row.campaign_id for row in due}))
+        .options(selectinload(Campaign.steps).selectinload(Step.current_version)))}
+    steps_of = {campaign_id: active_steps(campaign) for campaign_id, campaign in campaigns.items()}
+    receives: dict[tuple, bool] = {}
+    outcome_numbers: dict[tuple, int] = {}
+    outcomes: list[_Outcome] = []
+    planned: list[_Planned] = []
+    for enrollment_id, contact_id, campaign_id, position, email, timezone, email_status, consent, stage in due:
+        campaign, steps = campaigns[campaign_id], steps_of[campaign_id]
+        audience = (email_status, consent, stage, campaign_id)
+        if audience not in receives:
+            receives[audience] = may_receive(_Recipient(email_status, consent, stage), campaign)
+        if not receives[audience]:
+            stop_enrollments(session, session.get(Contact, contact_id),
+                             reason="contact can no longer receive this campaign", now=now)
+            continue
+        if position >= len(steps):
+            _finish(session.get(Enrollment, enrollment_id), now)
+            continue
+        conditions = steps[position].current_version.conditions
+        met = not (conditions or {}).get("if") or condition_met(session, session.get(Enrollment, enrollment_id),
+                                                                 conditions)
+        # Everything but the row's own ids follows from these, so it is worked out once per tick.
+        place = (campaign_id, position, met, timezone)
+        number = outcome_numbers.get(place)
+        if number is None:
+            outcomes.append(_outcome(campaign, steps, position, met, timezone, now))
+            number = outcome_numbers[place] = len(outcomes)
+        planned.append(_Planned(enrollment_id, contact_id, email, number))
     session.flush()  # the rarer changes made through the ORM (stopped or finished enrollments)
     if not planned:
         return 0
-    messages, advances = zip(*planned)
-    _advance_enrollments(session, list(advances))
-    written = _insert_messages(session, list(messages))
+    _advance_enrollments(session, planned, outcomes)
+    written = _insert_messages(session, planned, outcomes, now)
     # Marked queued in the insert itself; enqueue_sends clears the mark if Redis turns them away.
     owe_ids(session, [message_id for message_id, status in written if status == MessageStatus.PENDING], queued=True)
     return len(written)
 
 
-def _plan_one(session: Session, enrollment: Enrollment, now: datetime) -> tuple[dict, dict] | None:
-    """The message row this due enrollment owes and the enrollment's next state, or None."""
-    contact, campaign = enrollment.contact, enrollment.campaign
-    steps = active_steps(campaign)
-    if not may_receive(contact, campaign):
-        stop_enrollments(session, contact, reason="contact can no longer receive this campaign", now=now)
-        return None
-    if enrollment.next_position >= len(steps):
-        _finish(enrollment, now)
-        return None
-    step = steps[enrollment.next_position]
+class _Planned(NamedTuple):
+    """A due enrollment that owes a message; `outcome` numbers its _Outcome from 1."""
+    enrollment_id: int
+    contact_id: int
+    email: str
+    outcome: int
+
+
+class _Recipient(NamedTuple):
+    """The fields of a contact that decide whether it may receive, for may_receive without loading the contact."""
+    email_status: str
+    email_consent: bool
+    stage: str
+
+    can_receive_nurture = Contact.can_receive_nurture  # one rule, whatever holds the contact
+
+
+class _Outcome(NamedTuple):
+    """What a due step comes to: the message row's shared columns and the enrollment's next state."""
+    campaign_id: int
+    step_id: int
+    step_version_id: int
+    kind: str
+    message_status: str
+    error: str | None
+    queued_at: datetime | None
+    next_position: int
+    status: str
+    next_due_at: datetime | None
+    ended_at: datetime | None
+
+
+def _outcome(campaign: Campaign, steps: list[Step], position: int, met: bool, contact_timezone: str | None,
+             now: datetime) -> _Outcome:
+    step = steps[position]
     version = step.current_version
-    met = condition_met(session, enrollment, version.conditions)
-    message = {
-        "public_id": secrets.token_hex(16), "contact_id": contact.id, "enrollment_id": enrollment.id,
-        "campaign_id": campaign.id, "step_id": step.id, "step_version_id": version.id, "to_email": contact.email,
-        "kind": MessageKind.AUTORESPONDER if campaign.kind == CampaignKind.AUTORESPONDER else MessageKind.NURTURE,
-        "status": MessageStatus.PENDING if met else MessageStatus.SKIPPED, "created_at": now, "subject": "",
-        "attempts": 0, "error": None if met else f"condition not met: {version.conditions.get('if')}",
-        "queued_at": now if met else None,
-    }
-    position = enrollment.next_position + 1
+    following = position + 1
     otherwise = (version.conditions or {}).get("otherwise")
     if not met and otherwise:  # branch: jump ahead to the named step instead of the next one
         keys = [s.key for s in steps]
-        if otherwise in keys[position:]:
-            position = keys.index(otherwise)
-    advance = {"enrollment_id": enrollment.id, "next_position": position, "status": EnrollmentStatus.ACTIVE,
-               "next_due_at": None, "ended_at": None}
-    if position >= len(steps):
-        advance.update(status=EnrollmentStatus.COMPLETED, ended_at=now)
+        if otherwise in keys[following:]:
+            following = keys.index(otherwise)
+    if following >= len(steps):
+        status, next_due_at, ended_at = EnrollmentStatus.COMPLETED, None, now
     else:
-        following = steps[position].current_version
-        advance["next_due_at"] = due_at(now, following.delay_seconds, campaign.send_window,
-                                        zone(contact.timezone, campaign.timezone))
-    return message, advance
+        status, ended_at = EnrollmentStatus.ACTIVE, None
+        next_due_at = due_at(now, steps[following].current_version.delay_seconds, campaign.send_window,
+                             zone(contact_timezone, campaign.timezone))
+    return _Outcome(
+        campaign_id=campaign.id, step_id=step.id, step_version_id=version.id,
+        kind=str(MessageKind.AUTORESPONDER if campaign.kind == CampaignKind.AUTORESPONDER else MessageKind.NURTURE),
+        message_status=str(MessageStatus.PENDING if met else MessageStatus.SKIPPED),
+        error=None if met else f"condition not met: {version.conditions.get('if')}", queued_at=now if met else None,
+        next_position=following, status=str(status), next_due_at=next_due_at, ended_at=ended_at)
 
 
-MESSAGE_COLUMNS = {"public_id": "varchar", "kind": "varchar", "contact_id": "integer", "enrollment_id": "integer",
-                   "campaign_id": "integer", "step_id": "integer", "step_version_id": "integer", "to_email": "varchar",
-                   "status": "varchar", "created_at": "timestamptz", "subject": "varchar", "attempts": "integer",
-                   "error": "text", "queued_at": "timestamptz"}
-# One array per column: a single short statement whatever the number of rows (a multi-row VALUES
-# list costs more to build and parse on the client than the insert costs the server).
-INSERT_MESSAGES_PG = text(
-    f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in MESSAGE_COLUMNS.items())
-    + ") RETURNING id, status")
+# Each due row sends only its own ids; the columns its outcome decides travel once per outcome
+# and are joined back by number. Arrays go as PostgreSQL array literals: one string per column is
+# far cheaper for the driver than adapting thousands of list items.
+INSERT_MESSAGES_PG = text("""
+INSERT INTO messages (public_id, kind, contact_id, enrollment_id, campaign_id, step_id, step_version_id, to_email,
+                      status, created_at, subject, attempts, error, queued_at)
+SELECT d.public_id, o.kind, d.contact_id, d.enrollment_id, o.campaign_id, o.step_id, o.step_version_id, d.to_email,
+       o.status, :now, '', 0, o.error, o.queued_at
+FROM unnest(CAST(:public_ids AS varchar[]), CAST(:contact_ids AS integer[]), CAST(:enrollment_ids AS integer[]),
+            CAST(:emails AS varchar[]), CAST(:outcomes AS integer[]))
+     WITH ORDINALITY AS d(public_id, contact_id, enrollment_id, to_email, outcome, position)
+JOIN unnest(CAST(:campaign_ids AS integer[]), CAST(:step_ids AS integer[]), CAST(:step_version_ids AS integer[]),
+            CAST(:kinds AS varchar[]), CAST(:statuses AS varchar[]), CAST(:errors AS text[]),
+            CAST(:queued AS timestamptz[]))
+     WITH ORDINALITY AS o(campaign_id, step_id, step_version_id, kind, status, error, queued_at, number)
+  ON o.number = d.outcome
+ORDER BY d.position
+RETURNING id, status
+""")
 
 
-def _insert_messages(session: Session, rows: list[dict]) -> list[tuple[int, str]]:
+def _insert_messages(session: Session, planned: list[_Planned], outcomes: list[_Outcome],
+                     now: datetime) -> list[tuple[int, str]]:
+    drawn = secrets.token_bytes(16 * len(planned)).hex()  # token_hex(16) each, drawn at once
+    public_ids = [drawn[i:i + 32] for i in range(0, len(drawn), 32)]
     if session.get_bind().dialect.name == "postgresql":
+        enrollment_ids, contact_ids, emails, numbers = zip(*planned)
         return session.execute(INSERT_MESSAGES_PG, {
-            name: [str(row[name]) if kind == "varchar" and row[name] is not None else row[name] for row in rows]
-            for name, kind in MESSAGE_COLUMNS.items()}).all()
+            "now": now, "public_ids": _text_array(public_ids), "contact_ids": _int_array(contact_ids),
+            "enrollment_ids": _int_array(enrollment_ids), "emails": _text_array(emails),
+            "outcomes": _int_array(numbers),
+            "campaign_ids": [o.campaign_id for o in outcomes], "step_ids": [o.step_id for o in outcomes],
+            "step_version_ids": [o.step_version_id for o in outcomes], "kinds": [o.kind for o in outcomes],
+            "statuses": [o.message_status for o in outcomes], "errors": [o.error for o in outcomes],
+            "queued": [o.queued_at for o in outcomes]}).all()
+    rows = []
+    for public_id, due in zip(public_ids, planned):
+        o = outcomes[due.outcome - 1]
+        rows.append({
+            "public_id": public_id, "contact_id": due.contact_id, "enrollment_id": due.enrollment_id,
+            "campaign_id": o.campaign_id, "step_id": o.step_id, "step_version_id": o.step_version_id,
+            "to_email": due.email, "kind": o.kind, "status": o.message_status, "created_at": now, "subject": "",
+            "attempts": 0, "error": o.error, "queued_at": o.queued_at})
     return session.execute(insert(Message).returning(Message.id, Message.status, sort_by_parameter_order=True),
                            rows).all()
 
 
 ADVANCE_ENROLLMENTS_PG = text("""
 UPDATE enrollments AS e
-SET next_position = v.next_position, status = v.status, next_due_at = v.next_due_at, ended_at = v.ended_at
-FROM unnest(CAST(:ids AS integer[]), CAST(:positions AS integer[]), CAST(:statuses AS varchar[]),
-            CAST(:due AS timestamptz[]), CAST(:ended AS timestamptz[]))
-     AS v(id, next_position, status, next_due_at, ended_at)
-WHERE e.id = v.id
+SET next_position = o.next_position, status = o.status, next_due_at = o.next_due_at, ended_at = o.ended_at
+FROM unnest(CAST(:enrollment_ids AS integer[]), CAST(:outcomes AS integer[])) AS d(id, outcome)
+JOIN unnest(CAST(:positions AS integer[]), CAST(:statuses AS varchar[]), CAST(:due AS timestamptz[]),
+            CAST(:ended AS timestamptz[]))
+     WITH ORDINALITY AS o(next_position, status, next_due_at, ended_at, number)
+  ON o.number = d.outcome
+WHERE e.id = d.id
 """)
 
 
-def _advance_enrollments(session: Session, advances: list[dict]) -> None:
+def _advance_enrollments(session: Session, planned: list[_Planned], outcomes: list[_Outcome]) -> None:
     """One statement for the whole tick on PostgreSQL (an executemany elsewhere). The enrollments
     loaded in this session take the written values, so nothing reads their old position afterwards."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(ADVANCE_ENROLLMENTS_PG, {
-            "ids": [a["enrollment_id"] for a in advances], "positions": [a["next_position"] for a in advances],
-            "statuses": [str(a["status"]) for a in advances], "due": [a["next_due_at"] for a in advances],
-            "ended": [a["ended_at"] for a in advances]})
+            "enrollment_ids": _int_array(due.enrollment_id for due in planned),
+            "outcomes": _int_array(due.outcome for due in planned),
+            "positions": [o.next_position for o in outcomes], "statuses": [o.status for o in outcomes],
+            "due": [o.next_due_at for o in outcomes], "ended": [o.ended_at for o in outcomes]})
     else:
         session.connection().execute(
             update(Enrollment.__table__).where(Enrollment.__table__.c.id == bindparam("enrollment_id"))
             .values(next_position=bindparam("next_position"), status=bindparam("status"),
-                    next_due_at=bindparam("next_due_at"), ended_at=bindparam("ended_at")), advances)
-    identity = session.identity_map
-    for advance in advances:
-        enrollment = identity.get(identity_key(Enrollment, advance["enrollment_id"]))
-        if enrollment is not None:
-            for name in ("next_position", "status", "next_due_at", "ended_at"):
-                set_committed_value(enrollment, name, advance[name])
+                    next_due_at=bindparam("next_due_at"), ended_at=bindparam("ended_at")),
+            [{"enrollment_id": due.enrollment_id, **_advance_values(outcomes[due.outcome - 1])} for due in planned])
+    advanced = {due.enrollment_id: outcomes[due.outcome - 1] for due in planned}
+    # The session usually holds few enrollments (those a rare case loaded, or a caller's), so walk
+    # its identity map rather than look up every advanced id in it.
+    for key, enrollment in list(session.identity_map.items()):
+        outcome = advanced.get(key[1][0]) if key[0] is Enrollment else None
+        if outcome is not None:
+            for name, value in _advance_values(outcome).items():
+                set_committed_value(enrollment, name, value)
+
+
+def _advance_values(outcome: _Outcome) -> dict:
+    return {"next_position": outcome.next_position, "status": outcome.status, "next_due_at": outcome.next_due_at,
+            "ended_at": outcome.ended_at}
+
+
+def _int_array(values) -> str:
+    """A PostgreSQL array literal of integers."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _text_array(values) -> str:
+    """A PostgreSQL array literal of strings (none of them NULL), each quoted and escaped."""
+    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
 def _finish(enrollment: Enrollment, now: datetime) -> None:

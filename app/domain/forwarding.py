@@ -7,7 +7,7 @@ from app.models import Event, EventType, Message
 
 from .composing import compiled_version, contact_context
 from .events import record_event
-from .rendering import render
+from .rendering import personal_links, render
 
 
 def record_forward(session, message: Message, *, now: datetime, user_agent: str | None, ip: str | None) -> Event | None:
@@ -24,5 +24,6 @@ def web_version(services, message: Message) -> str | None:
     if message.step_version is None or message.contact is None:
         return None
     compiled = compiled_version(services, message.step_version)
-    return render(compiled, contact_context(message.contact), link_url=lambda i: compiled.links[i], pixel_url=None,
+    context = contact_context(message.contact)
+    return render(compiled, context, link_url=personal_links(compiled, context), pixel_url=None,
                   unsubscribe_url="#").html

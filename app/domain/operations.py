@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import Alert, Campaign, DomainThrottle, Message
+from app.models import Alert, Campaign, DomainThrottle, Message, SendLane
 
 
 def delivery_status(session: Session, services, *, now: datetime) -> dict[str, Any]:
@@ -26,7 +26,17 @@ def delivery_status(session: Session, services, *, now: datetime) -> dict[str, A
     alerts = [{"id": a.id, "kind": a.kind, "subject": a.subject, "detail": a.detail, "at": a.created_at.isoformat()}
               for a in session.scalars(select(Alert).where(Alert.resolved_at.is_(None)).order_by(Alert.id.desc()))]
     return {"messages": {str(k): v for k, v in overall.items()}, "retrying": retrying,
-            "per_campaign": per_campaign, "paused_domains": paused, "alerts": alerts, **queue_state(services)}
+            "per_campaign": per_campaign, "sending_now": sending_now(session, now=now), "paused_domains": paused,
+            "alerts": alerts, **queue_state(services)}
+
+
+def sending_now(session: Session, *, now: datetime) -> list[dict[str, Any]]:
+    """Each SMTP connection at work (a send lane): which worker, how far along, and whether its lease
+    ran out (its worker stopped; the scheduler's sweeper settles it from its journal)."""
+    return [{"worker": lane.worker, "handed_over": lane.position + 1, "messages": len(lane.message_ids),
+             "since": lane.started_at.isoformat(), "lease_until": lane.lease_until.isoformat(),
+             "stalled": lane.lease_until < now}
+            for lane in session.scalars(select(SendLane).order_by(SendLane.id).limit(200))]
 
 
 def queue_state(services) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from .campaign import Campaign, CampaignKind, CampaignStatus, Enrollment, Enroll
 from .contact import NURTURE_STAGES, Contact, EmailStatus, Note, Stage, StageTransition
 from .event import Event, EventType
 from .handoff import Feedback, Handoff, HandoffEvent, HandoffStatus, Outcome, WebhookDelivery
-from .message import Alert, DomainThrottle, Message, MessageKind, MessageStatus, OutboxEmail
+from .message import Alert, DomainThrottle, Message, MessageKind, MessageStatus, OutboxEmail, SendLane
 from .persona import Persona, Segment
 from .scoring import FitCriterion, ScoringRule, Setting
 from .user import ApiKey, Role, User
@@ -13,6 +13,6 @@ __all__ = [
     "Base", "Campaign", "CampaignKind", "CampaignStatus", "Enrollment", "EnrollmentStatus", "Step",
     "StepVersion", "NURTURE_STAGES", "Contact", "EmailStatus", "Note", "Stage", "StageTransition",
     "Event", "EventType", "Feedback", "Handoff", "HandoffEvent", "HandoffStatus", "Outcome", "WebhookDelivery", "Message",
-    "MessageKind", "MessageStatus", "OutboxEmail", "Alert", "DomainThrottle", "Persona", "Segment", "FitCriterion",
+    "MessageKind", "MessageStatus", "OutboxEmail", "SendLane", "Alert", "DomainThrottle", "Persona", "Segment", "FitCriterion",
     "ScoringRule", "Setting", "ApiKey", "Role", "User",
 ]

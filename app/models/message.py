@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, StrEnum
@@ -34,7 +34,9 @@ class Message(Base):
         UniqueConstraint("enrollment_id", "step_id"),
         Index("ix_messages_status", "status", "next_attempt_at"),
         Index("ix_messages_contact", "contact_id", "created_at"),
-        Index("ix_messages_step_version", "step_version_id"),
+        # Only rep notices carry a key; indexing the others' NULLs would cost every write of every message.
+        Index("uq_messages_dedupe_key", "dedupe_key", unique=True, postgresql_where=text("dedupe_key IS NOT NULL"),
+              sqlite_where=text("dedupe_key IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,7 +49,7 @@ class Message(Base):
     step_id: Mapped[int | None] = mapped_column(ForeignKey("steps.id", ondelete="SET NULL"))
     step_version_id: Mapped[int | None] = mapped_column(ForeignKey("step_versions.id", ondelete="SET NULL"))
     # For messages not tied to a step (rep notifications): makes the same notice impossible twice.
-    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
     to_email: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(500), default="")
     # Rep notifications are rendered from their handoff at send time.
@@ -107,3 +109,23 @@ class Alert(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+
+
+class SendLane(Base):
+    """One SMTP connection's run through its share of a batch: the journal that makes a lane's
+    progress durable with one small update per message instead of writes to every message row.
+
+    `position` is the index in `message_ids` of the message being handed over now. If the lane's
+    worker dies, the sweeper settles the lane when its lease ends: messages before that position
+    still claimed were accepted (250), the one at it is unknown, the ones after it go back to pending.
+    """
+
+    __tablename__ = "send_lanes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_ids: Mapped[list] = mapped_column()
+    position: Mapped[int] = mapped_column(Integer, default=-1)
+    lease_until: Mapped[datetime]
+    worker: Mapped[str] = mapped_column(String(200), default="")
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

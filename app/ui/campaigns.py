@@ -7,7 +7,7 @@ from app.domain.contacts import rule_fields
 from app.domain.composing import compiled_version
 from app.domain.errors import ValidationError
 from app.domain.proofs import send_proof
-from app.domain.rendering import TemplateError, merge_context, render
+from app.domain.rendering import TemplateError, merge_context, personal_links, render
 from app.extensions import db_session, services
 from app.models import Campaign, Contact, Step
 
@@ -79,7 +79,8 @@ def _subjects(steps: list[Step]) -> dict[int, str]:
 
 def _render(version, contact: Contact | None):
     compiled = compiled_version(services(), version)
-    return render(compiled, _context(contact), link_url=lambda i: compiled.links[i], pixel_url=None,
+    context = _context(contact)
+    return render(compiled, context, link_url=personal_links(compiled, context), pixel_url=None,
                   unsubscribe_url="#")
 
 

@@ -16,14 +16,21 @@ class ScriptedSmtp:
     """rcpt "bounce+…" → 550 5.1.1, "rate+…" → 421 4.7.28, "policy+…" → 550 5.7.1, "later+…" → 451
     (first time only), "reject+…" → 554 5.6.0 at DATA, "hang+…" → no answer after the data."""
 
-    def __init__(self):
+    def __init__(self, pipelining: bool = False):
         from aiosmtpd.controller import Controller
 
+        self.pipelining = pipelining
         self.accepted: list[bytes] = []
         self.seen_later: set[str] = set()
         self.lock = threading.Lock()
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:  # commands then arrive in groups; aiosmtpd answers them in order
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@")[0]
@@ -56,9 +63,11 @@ class ScriptedSmtp:
             return [email.message_from_bytes(raw)["To"] for raw in self.accepted]
 
 
-@pytest.fixture
-def scripted_smtp():
-    server = ScriptedSmtp()
+@pytest.fixture(params=["lockstep", "pipelined"])
+def scripted_smtp(request):
+    """Every outcome is checked against a server that answers command by command and one that
+    advertises PIPELINING, where the next envelope rides behind the current message's content."""
+    server = ScriptedSmtp(pipelining=request.param == "pipelined")
     server.controller.start()
     yield server
     server.controller.stop()
@@ -74,3 +83,25 @@ def smtp_app(tmp_path, clock, scripted_smtp):
     Base.metadata.create_all(app.extensions["nurture"].engine)
     yield app
     app.extensions["nurture"].engine.dispose()
+
+
+def owe_notices(services, now, *addresses) -> list[int]:
+    """Pending rep-notice-like messages to these addresses, each with its contact (no campaign needed)."""
+    import secrets
+
+    from app.models import Contact, Message, MessageKind, MessageStatus
+
+    ids = []
+    with services.sessions() as session:
+        for address in addresses:
+            contact = Contact(email=address, email_domain=address.split("@")[1], created_at=now, updated_at=now,
+                              fields={}, score_reasons=[], fit_reasons={})
+            session.add(contact)
+            session.flush()
+            message = Message(public_id=secrets.token_hex(16), kind=MessageKind.NOTIFICATION, to_email=address,
+                              subject="Hello", contact_id=contact.id, status=MessageStatus.PENDING, created_at=now)
+            session.add(message)
+            session.flush()
+            ids.append(message.id)
+        session.commit()
+    return ids

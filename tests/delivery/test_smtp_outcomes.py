@@ -1,7 +1,6 @@
 """What each SMTP answer does to a message and its contact, against a real SMTP server on loopback."""
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
 import pytest
@@ -10,7 +9,9 @@ from sqlalchemy import select
 from app.domain.delivery import send_batch
 from app.domain.users import create_user
 from app.mail import ConnectionLost
-from app.models import Alert, Contact, DomainThrottle, Message, MessageKind, MessageStatus
+from app.models import Alert, Contact, DomainThrottle, Message
+
+from .conftest import owe_notices
 
 pytestmark = pytest.mark.integration
 
@@ -22,24 +23,8 @@ def services(smtp_app):
 
 @pytest.fixture
 def owe(services, clock):
-    """Create a pending rep-notice-like message to an address (no campaign needed)."""
-    def make(*addresses):
-        ids = []
-        with services.sessions() as session:
-            for address in addresses:
-                contact = Contact(email=address, email_domain=address.split("@")[1], created_at=clock.now(),
-                                  updated_at=clock.now(), fields={}, score_reasons=[], fit_reasons={})
-                session.add(contact)
-                session.flush()
-                message = Message(public_id=secrets.token_hex(16), kind=MessageKind.NOTIFICATION, to_email=address,
-                                  subject="Hello", contact_id=contact.id, status=MessageStatus.PENDING,
-                                  created_at=clock.now(), handoff_id=None)
-                session.add(message)
-                session.flush()
-                ids.append(message.id)
-            session.commit()
-        return ids
-    return make
+    """Create pending rep-notice-like messages to addresses (no campaign needed)."""
+    return lambda *addresses: owe_notices(services, clock.now(), *addresses)
 
 
 @pytest.fixture(autouse=True)

@@ -115,6 +115,17 @@ def prod_clock():
 
 
 @pytest.fixture
+def queued_app(prod_env, prod_clock):
+    """Production settings with tracking hits left to drainers (not drained inside the request)."""
+    app = create_app(load_config(prod_env).with_overrides(testing=True, extra={"tracking_drain": "queue"}),
+                     clock=prod_clock)
+    services = app.extensions["nurture"]
+    upgrade(services.engine)
+    yield app
+    services.engine.dispose()
+
+
+@pytest.fixture
 def prod_app(prod_env, prod_clock):
     """The production configuration, schema created through the Alembic migration."""
     app = create_app(load_config(prod_env).with_overrides(testing=True), clock=prod_clock)

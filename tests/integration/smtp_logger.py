@@ -1,4 +1,5 @@
 """An SMTP server process for fault tests: logs every accepted message's Message-ID and recipient.
+It advertises PIPELINING, as real relays do.
 
     python smtp_logger.py PORT LOGFILE DELAY_SECONDS
 
@@ -20,6 +21,11 @@ class Logger:
     def __init__(self, path: str, delay: float):
         self.file = open(path, "a", buffering=1)
         self.delay = delay
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        responses.insert(1, "250-PIPELINING")  # as real relays do: the sender's pipelined path is the one under test
+        return responses
 
     async def handle_DATA(self, server, session, envelope):
         if self.delay:

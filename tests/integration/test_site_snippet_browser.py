@@ -12,9 +12,6 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from app import create_app
-from app.config import load_config
-from app.db import upgrade
 from app.domain import ingest
 from app.domain.site import set_site_domains
 from app.models import Contact, Event
@@ -38,20 +35,15 @@ def _serve(server) -> threading.Thread:
 
 
 @pytest.fixture
-def nurture(prod_env, prod_clock):
+def nurture(queued_app):
     """Nurture on PostgreSQL and Redis over real HTTP; hits stay queued until the test drains them."""
     from werkzeug.serving import make_server
 
-    app = create_app(load_config(prod_env).with_overrides(testing=True, extra={"tracking_drain": "queue"}),
-                     clock=prod_clock)
-    services = app.extensions["nurture"]
-    upgrade(services.engine)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, queued_app, threaded=True)
     thread = _serve(server)
-    yield services, f"http://127.0.0.1:{server.server_port}"
+    yield queued_app.extensions["nurture"], f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=10)
-    services.engine.dispose()
 
 
 def _title(url: str) -> str:

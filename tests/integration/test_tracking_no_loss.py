@@ -31,17 +31,6 @@ from .conftest import free_port, wait_for
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def queued_app(prod_env, prod_clock):
-    """Production settings with hits left to drainers (not drained inside the request)."""
-    app = create_app(load_config(prod_env).with_overrides(testing=True, extra={"tracking_drain": "queue"}),
-                     clock=prod_clock)
-    services = app.extensions["nurture"]
-    upgrade(services.engine)
-    yield app
-    services.engine.dispose()
-
-
 def _sent_emails(services, count: int) -> list[Message]:
     now = services.now()
     with services.sessions() as session:

@@ -134,32 +134,19 @@ def test_body_parts_decode_to_exactly_what_was_rendered(text, html):
     assert normalise(parsed.get_body(("html",)).get_content()).rstrip("\n") == normalise(html).rstrip("\n")
 
 
-def test_dkim_signature_verifies_and_covers_list_unsubscribe(tmp_path):
+def test_dkim_signature_verifies_and_covers_list_unsubscribe(dkim_key):
     """With a key configured, dkimpy itself verifies the signature, which covers both unsubscribe headers."""
-    import base64
-    import subprocess
-
     import dkim
 
-    key = tmp_path / "dkim.pem"
-    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(key)],
-                   check=True, capture_output=True)
-    public_der = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-outform", "DER"], check=True,
-                                capture_output=True).stdout
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public_der)
-    services = _services(NURTURE_DKIM_KEY_FILE=str(key), NURTURE_DKIM_SELECTOR="nurture")
+    services = _services(NURTURE_DKIM_KEY_FILE=dkim_key.path, NURTURE_DKIM_SELECTOR="nurture")
     _, raw = _message("Grüße", services=services, html="<p>Hallo Ana</p>", text="Hallo Ana")
     assert raw.startswith(b"DKIM-Signature:")
     signed = raw.split(b"\r\n\r\n", 1)[0].decode()
     h_tag = signed.split(" h=", 1)[1].split(";", 1)[0].replace("\r\n", "").replace(" ", "").lower()
     assert "list-unsubscribe" in h_tag.split(":") and "list-unsubscribe-post" in h_tag.split(":")
-
-    def dns(name, timeout=5):
-        return record if name == b"nurture._domainkey.brightline.example." else None
-
-    assert dkim.verify(raw, dnsfunc=dns)
+    assert dkim.verify(raw, dnsfunc=dkim_key.dns)
     tampered = raw.replace(b"Hallo Ana", b"Hallo Eve")
-    assert not dkim.verify(tampered, dnsfunc=dns)
+    assert not dkim.verify(tampered, dnsfunc=dkim_key.dns)
 
 
 def test_a_proof_is_sent_merged_for_a_contact_and_records_nothing(synced, services, session, client, api, drain,
