@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -36,6 +36,9 @@ class Event(Base):
         Index("ix_events_step", "step_id", "type"),
         Index("ix_events_message", "message_id"),
         Index("ix_events_campaign", "campaign_id", "type"),
+        # Only producers that may retry set a key; indexing every other event's NULL costs each insert.
+        Index("uq_events_dedupe_key", "dedupe_key", unique=True, postgresql_where=text("dedupe_key IS NOT NULL"),
+              sqlite_where=text("dedupe_key IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,9 +46,11 @@ class Event(Base):
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(50))
     occurred_at: Mapped[datetime]
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
-    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
-    step_id: Mapped[int | None] = mapped_column(ForeignKey("steps.id", ondelete="SET NULL"))
+    # Messages, campaigns and steps are never deleted, so these carry no foreign key: each key
+    # check locks the parent row, and a send, open or click is an event of the same campaign and step.
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    campaign_id: Mapped[int | None] = mapped_column(Integer)
+    step_id: Mapped[int | None] = mapped_column(Integer)
     url: Mapped[str | None] = mapped_column(Text)
     properties: Mapped[dict] = mapped_column(default=dict)
     # Privacy-proxy opens and scanner clicks are kept and shown, never scored.
@@ -55,7 +60,7 @@ class Event(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(50), default="api")
     # Set by producers that may retry, so a retried write records nothing twice.
-    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
 
 

@@ -45,9 +45,11 @@ class Message(Base):
     kind: Mapped[MessageKind] = mapped_column(String(20), default=MessageKind.NURTURE)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id", ondelete="SET NULL"))
-    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
-    step_id: Mapped[int | None] = mapped_column(ForeignKey("steps.id", ondelete="SET NULL"))
-    step_version_id: Mapped[int | None] = mapped_column(ForeignKey("step_versions.id", ondelete="SET NULL"))
+    # Campaigns, steps and their versions are archived, never deleted, so these three carry no
+    # foreign key: a key check locks the parent row on every insert, and every message is one.
+    campaign_id: Mapped[int | None] = mapped_column(Integer)
+    step_id: Mapped[int | None] = mapped_column(Integer)
+    step_version_id: Mapped[int | None] = mapped_column(Integer)
     # For messages not tied to a step (rep notifications): makes the same notice impossible twice.
     dedupe_key: Mapped[str | None] = mapped_column(String(200))
     to_email: Mapped[str] = mapped_column(String(320))
@@ -66,8 +68,8 @@ class Message(Base):
     sent_at: Mapped[datetime | None]
 
     contact = relationship("Contact")
-    step_version = relationship("StepVersion")
-    campaign = relationship("Campaign")
+    step_version = relationship("StepVersion", primaryjoin="foreign(Message.step_version_id) == StepVersion.id")
+    campaign = relationship("Campaign", primaryjoin="foreign(Message.campaign_id) == Campaign.id")
     handoff = relationship("Handoff")
 
 
