@@ -19,7 +19,7 @@ from app.models import Contact, EmailStatus, Event, EventType
 from .contacts import upsert_contact
 from .enrollment import enroll, exit_on_goal
 from .errors import NotFound, ValidationError
-from .events import parse_event, transaction_reaction_context
+from .events import insert_keyed_events, parse_event, transaction_reaction_context
 from .lifecycle import set_email_status
 from .rescoring import RescoreStats, rescore_chunk
 
@@ -100,12 +100,7 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]
     if not keyed:
         session.execute(Event.__table__.insert(), rows)
         return rows
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    written = set(session.execute(insert(Event).on_conflict_do_nothing(index_elements=["dedupe_key"])
-                                  .returning(Event.dedupe_key), keyed).scalars())
+    written = insert_keyed_events(session, keyed)
     plain = [r for r in rows if not r["dedupe_key"]]
     if plain:
         session.execute(Event.__table__.insert(), plain)

@@ -23,6 +23,20 @@ INTERNAL_TYPES = {EventType.EMAIL_SENT, EventType.EMAIL_OPEN, EventType.EMAIL_CL
                   EventType.COMPLAINT}
 
 
+def insert_keyed_events(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING for events whose producer may retry; returns the
+    dedupe keys actually inserted. The key's unique index is partial (keyed events only)."""
+    if not rows:
+        return set()
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = (insert(Event).on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=Event.dedupe_key.is_not(None))
+                 .returning(Event.dedupe_key))
+    return set(session.execute(statement, rows).scalars().all())
+
+
 def record_event(session: Session, contact: Contact, event_type: str, *, now: datetime,
                  occurred_at: datetime | None = None, url: str | None = None,
                  properties: Mapping[str, Any] | None = None, message: Message | None = None,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from app.models import Contact, Event, EventType, Message, MessageKind
 from app.models.event import QrCode
 
+from .events import insert_keyed_events
 from .ingest import CLICK, OPEN, PAGE_VIEW, QR_SCAN, Hit, decode
 from .tracking import CLICK as CLICK_KIND
 from .tracking import HONEYPOT_LINK, OPEN as OPEN_KIND
@@ -38,24 +39,10 @@ def write_batch(services, items: Iterable[bytes | str]) -> dict[str, int]:
     with services.sessions() as session:
         rows = _rows(services, session, hits, now)
         skipped += len(hits) - len(rows)
-        inserted = insert_events(session, rows)
+        inserted = insert_keyed_events(session, rows)
         _after_insert(session, rows, inserted, now=now)
         session.commit()
     return {"written": len(inserted), "duplicates": len(rows) - len(inserted), "skipped": skipped}
-
-
-def insert_events(session: Session, rows: list[dict[str, Any]]) -> set[str]:
-    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING; returns the dedupe keys actually inserted."""
-    if not rows:
-        return set()
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = (insert(Event).on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=Event.dedupe_key.is_not(None))
-                 .returning(Event.dedupe_key))
-    return set(session.execute(statement, rows).scalars().all())
 
 
 def _rows(services, session: Session, hits: list[Hit], now: datetime) -> list[dict[str, Any]]:
