@@ -71,7 +71,7 @@ class Throttle:
             return self.paused[domain]
         checks: list[tuple[str, int, datetime]] = []
         domain_rate = self.limits.per_domain.get(domain, self.limits.per_domain.get("*"))
-        minute = now.strftime("%Y%m%d%H%M")
+        minute = now.strftime("%Y%m%d%H%M") if domain_rate or campaign_rate else ""
         if domain_rate:
             checks.append((f"nurture:rate:domain:{domain}:{minute}", int(domain_rate), next_minute(now)))
         if campaign_rate and campaign_id is not None:
