@@ -1,6 +1,6 @@
 """Sending owed messages exactly once.
 
-A batch is claimed under a lease (pending → claimed) and split into lanes, one per SMTP
+A batch is claimed (its pending messages take the job's claim number) and split into lanes, one per SMTP
 connection, each with a journal row (app.domain.send_journal). Just before a message is handed
 to SMTP its lane records the message's position in the journal, so at any moment at most one
 message per connection is in flight. Accepted messages are written as sent, with their events,
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 from contextlib import nullcontext
 from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,7 @@ from .lifecycle import set_email_status
 from .outgoing import OwnSession, id_among, load_message, load_outgoing
 from .relay_slots import relay_slot
 from .rendering import TemplateError
-from .send_journal import Accepted, Journal, LaneTakenOver, live_lane_message_ids, open_lanes, settle_abandoned_lanes
+from .send_journal import Accepted, Journal, LaneTakenOver, open_lanes, settle_abandoned_lanes
 from .throttling import BLOCK_PAUSE, THROTTLE_PAUSE, Throttle, raise_alert
 
 log = logging.getLogger(__name__)
@@ -46,17 +47,25 @@ def backoff(attempt: int, base_seconds: int = 60, rng: random.Random = random) -
     return timedelta(seconds=delay * rng.uniform(0.8, 1.2))
 
 
-def claim(session: Session, message_ids: list[int], *, now: datetime, lease_seconds: int) -> list[int]:
-    """Take what is still pending and due of these messages under a lease (not committed here)."""
+def claim(session: Session, message_ids: list[int], *, now: datetime, claim_id: int) -> list[int]:
+    """Take what is free, pending and due of these messages under `claim_id` (not committed here).
+
+    The status stays pending: a claim changes only the unindexed `claim` column, so on PostgreSQL
+    it is a heap-only update. A concurrent claimer re-checks the row it waited for and finds it taken."""
     rows = session.execute(
         update(Message)
         .where(id_among(Message.id, list(message_ids), session), Message.status == MessageStatus.PENDING,
-               or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
-        .values(status=MessageStatus.CLAIMED, lease_until=now + timedelta(seconds=lease_seconds))
+               Message.claim.is_(None), or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
+        .values(claim=claim_id)
         .returning(Message.id)
         .execution_options(synchronize_session=False)
     ).scalars().all()
     return sorted(rows)
+
+
+def new_claim_id() -> int:
+    """Random, so claims need no coordination between workers; 62 bits make a collision moot."""
+    return secrets.randbits(62) + 1
 
 
 def still_wanted(message) -> bool:
@@ -72,7 +81,8 @@ def send_batch(services, message_ids: list[int]) -> dict[str, int]:
     now = services.now()
     lease_until = now + timedelta(seconds=services.config.lease_seconds)
     with services.sessions() as session:
-        claimed = claim(session, message_ids, now=now, lease_seconds=services.config.lease_seconds)
+        claim_id = new_claim_id()
+        claimed = claim(session, message_ids, now=now, claim_id=claim_id)
         counts = {"sent": 0, "suppressed": 0, "retry": 0, "deferred": 0, "failed": 0, "bounced": 0, "unknown": 0,
                   "skipped": len(message_ids) - len(claimed)}
         if not claimed:
@@ -80,12 +90,12 @@ def send_batch(services, message_ids: list[int]) -> dict[str, int]:
             return counts
         lanes = max(1, min(services.config.smtp_connections if services.config.smtp else 1, len(claimed)))
         chunks = [claimed[i::lanes] for i in range(lanes)]
-        lane_ids = open_lanes(session, chunks, now=now, lease_until=lease_until)
+        lane_ids = open_lanes(session, chunks, claim_id=claim_id, now=now, lease_until=lease_until)
         session.commit()  # claimed and journaled together: a claimed message always belongs to a lane
         outgoing = load_outgoing(session, claimed)
         throttle = Throttle(session, services.redis, now)
         session.commit()  # the lanes use connections of their own; this one goes back to the pool
-    work = [(lane_id, chunk, [outgoing.get(i) for i in chunk]) for lane_id, chunk in zip(lane_ids, chunks)]
+    work = [(lane_id, claim_id, chunk, [outgoing.get(i) for i in chunk]) for lane_id, chunk in zip(lane_ids, chunks)]
     if lanes == 1:
         results = [_send_lane(services, throttle, *work[0])]
     else:
@@ -106,8 +116,8 @@ def _transition(*columns: str):
             .values({name: bindparam(name) for name in columns}))
 
 
-MARK_FINAL = _transition("status", "lease_until", "error", "attempts")
-MARK_PENDING = _transition("status", "lease_until", "queued_at", "next_attempt_at", "error", "attempts")
+MARK_FINAL = _transition("status", "claim", "lease_until", "error", "attempts")
+MARK_PENDING = _transition("status", "claim", "lease_until", "queued_at", "next_attempt_at", "error", "attempts")
 MARK_REPLY = _transition("smtp_response")
 
 
@@ -222,12 +232,12 @@ class _Lane:
             yield Ready(position, message, rendered.subject, header_id, raw, message.attempts + 1, now)
 
     def _finish(self, message, status: str, *, error: str, attempts: int | None = None) -> None:
-        self.set(MARK_FINAL, message, status=status, lease_until=None, error=error[:1000],
+        self.set(MARK_FINAL, message, status=status, claim=None, lease_until=None, error=error[:1000],
                  attempts=message.attempts if attempts is None else attempts)
         self.session.commit()
 
     def _defer(self, message, until: datetime, why: str, attempts: int | None = None) -> None:
-        self.set(MARK_PENDING, message, status=MessageStatus.PENDING, lease_until=None, queued_at=None,
+        self.set(MARK_PENDING, message, status=MessageStatus.PENDING, claim=None, lease_until=None, queued_at=None,
                  next_attempt_at=until, error=why[:1000], attempts=message.attempts if attempts is None else attempts)
         self.session.commit()
 
@@ -269,9 +279,10 @@ class _Lane:
         return "failed"
 
 
-def _send_lane(services, throttle: Throttle, lane_id: int, ids: list[int], messages: list) -> tuple[dict[str, int], SendError | None]:
+def _send_lane(services, throttle: Throttle, lane_id: int, claim_id: int, ids: list[int],
+               messages: list) -> tuple[dict[str, int], SendError | None]:
     error: SendError | None = None
-    journal = Journal(services, lane_id, ids)
+    journal = Journal(services, lane_id, claim_id, ids)
     with services.sessions() as session:
         lane = _Lane(services, session, throttle, journal)
         try:
@@ -307,19 +318,13 @@ def _connection_allowed(services):
 
 
 def sweep(services, *, requeue_after: timedelta) -> dict[str, int]:
-    """Abandoned lanes are settled from their journal; expired claims outside any lane go back to
-    pending (never handed over); then pending messages nobody queued recently are queued again."""
+    """Abandoned lanes are settled from their journal (their claims end with them); then pending
+    messages nobody holds or queued recently are queued again."""
     from app.queueing import enqueue_sends
 
     now = services.now()
     with services.sessions() as session:
         settled = settle_abandoned_lanes(session, now=now, mail_from=services.config.mail_from)
-        held = live_lane_message_ids(session)
-        expired = [Message.status == MessageStatus.CLAIMED, Message.lease_until < now]
-        if held:
-            expired.append(Message.id.not_in(held))
-        released = session.execute(
-            update(Message).where(*expired).values(status=MessageStatus.PENDING, lease_until=None, queued_at=None)).rowcount or 0
         # Rows left 'sending' by the per-message bookkeeping of earlier versions.
         unknown = session.execute(
             update(Message).where(Message.status == MessageStatus.SENDING, Message.lease_until < now)
@@ -327,11 +332,11 @@ def sweep(services, *, requeue_after: timedelta) -> dict[str, int]:
                     error="the worker stopped while handing this message over; not resent automatically")
         ).rowcount or 0
         stale = session.scalars(select(Message.id).where(
-            Message.status == MessageStatus.PENDING,
+            Message.status == MessageStatus.PENDING, Message.claim.is_(None),
             or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
             or_(Message.queued_at.is_(None), Message.queued_at < now - requeue_after),
         ).order_by(Message.id).limit(50_000)).all()
         session.commit()
     requeued = enqueue_sends(services, list(stale))
-    return {"unknown": unknown + settled["unknown"], "released": released + settled["released"],
+    return {"unknown": unknown + settled["unknown"], "released": settled["released"],
             "recovered_sent": settled["sent"], "requeued": requeued}

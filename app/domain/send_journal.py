@@ -39,12 +39,13 @@ class Accepted:
     attempts: int
 
 
-def open_lanes(session: Session, chunks: list[list[int]], *, now: datetime, lease_until: datetime) -> list[int]:
+def open_lanes(session: Session, chunks: list[list[int]], *, claim_id: int, now: datetime,
+               lease_until: datetime) -> list[int]:
     """One journal row per lane, in the claiming transaction: a claimed message always has one."""
     worker = f"{socket.gethostname()}:{os.getpid()}"  # at call time: RQ forks after import
     return list(session.execute(insert(SendLane).returning(SendLane.id, sort_by_parameter_order=True), [
-        {"message_ids": chunk, "position": -1, "lease_until": lease_until, "worker": worker, "started_at": now,
-         "updated_at": now} for chunk in chunks]).scalars())
+        {"message_ids": chunk, "claim": claim_id, "position": -1, "lease_until": lease_until, "worker": worker,
+         "started_at": now, "updated_at": now} for chunk in chunks]).scalars())
 
 
 # Prepared once per database connection and run through libpq directly: the driver's cursor
@@ -53,15 +54,15 @@ HAND_OVER_NAME = b"nurture_send_lane_hand_over"
 HAND_OVER_PG = b"UPDATE send_lanes SET position = $1, updated_at = $2, lease_until = $3 WHERE id = $4"
 SETTLE_LANE_PG = "DELETE FROM send_lanes WHERE id = %s RETURNING id"
 # The accepted messages as sent and their email_sent events, in one statement; a message the
-# sweeper settled meanwhile (no longer claimed) is left as the sweeper wrote it.
+# sweeper settled meanwhile (no longer under this claim) is left as the sweeper wrote it.
 RECORD_ACCEPTED_PG = """
 WITH sent AS (
     UPDATE messages AS m
-    SET status = 'sent', sent_at = v.sent_at, lease_until = NULL, smtp_response = v.reply, attempts = v.attempts,
-        subject = v.subject, message_id_header = v.header
+    SET status = 'sent', claim = NULL, sent_at = v.sent_at, lease_until = NULL, smtp_response = v.reply,
+        attempts = v.attempts, subject = v.subject, message_id_header = v.header
     FROM unnest(%(ids)s::integer[], %(sent_at)s::timestamptz[], %(reply)s::text[], %(attempts)s::integer[],
                 %(subject)s::varchar[], %(header)s::varchar[]) AS v(id, sent_at, reply, attempts, subject, header)
-    WHERE m.id = v.id AND m.status = 'claimed'
+    WHERE m.id = v.id AND m.claim = %(claim)s
     RETURNING m.id, m.contact_id, m.campaign_id, m.step_id, m.kind, v.sent_at, v.subject)
 INSERT INTO events (contact_id, type, occurred_at, message_id, campaign_id, step_id, properties,
                     is_machine, source, created_at)
@@ -70,8 +71,7 @@ SELECT contact_id, 'email_sent', sent_at, id, campaign_id, step_id, jsonb_build_
 FROM sent WHERE contact_id IS NOT NULL AND kind <> 'test'
 """
 RELEASE_PG = """
-UPDATE messages SET status = 'pending', lease_until = NULL, queued_at = NULL, next_attempt_at = %s
-WHERE id = ANY(%s) AND status = 'claimed'
+UPDATE messages SET claim = NULL, queued_at = NULL, next_attempt_at = %s WHERE id = ANY(%s) AND claim = %s
 """
 
 
@@ -82,8 +82,8 @@ class Journal:
     configured on): a killed worker loses nothing committed, only a database crash could lose the
     last moments of bookkeeping, and a commit costs a round trip instead of an fsync."""
 
-    def __init__(self, services, lane_id: int, message_ids: list[int]):
-        self.services, self.lane_id, self.message_ids = services, lane_id, message_ids
+    def __init__(self, services, lane_id: int, claim_id: int, message_ids: list[int]):
+        self.services, self.lane_id, self.claim_id, self.message_ids = services, lane_id, claim_id, message_ids
         self.lease = timedelta(seconds=services.config.lease_seconds)
         self._pooled = self.fast = self.connection = None
         if services.engine.dialect.name == "postgresql":
@@ -124,8 +124,8 @@ class Journal:
             raise LaneTakenOver(f"send lane {self.lane_id} was settled by the sweeper after its lease ran out")
 
     def settle(self, accepted: list[Accepted], *, release_rest: bool, not_before: datetime) -> int | None:
-        """End the lane: accepted → sent with events; claimed messages it never handed over →
-        pending (if `release_rest`). One transaction. Returns how many went back to pending, or
+        """End the lane: accepted → sent with events; messages under its claim it never handed over
+        are free again (if `release_rest`). One transaction. Returns how many went back to pending, or
         None if the sweeper had already settled the lane from its journal."""
         if self.fast is not None:
             with self.fast.transaction():
@@ -135,21 +135,22 @@ class Journal:
                     self.fast.execute(RECORD_ACCEPTED_PG, {
                         "ids": [a.message.id for a in accepted], "sent_at": [a.sent_at for a in accepted],
                         "reply": [a.reply for a in accepted], "attempts": [a.attempts for a in accepted],
-                        "subject": [a.subject for a in accepted], "header": [a.header for a in accepted]})
+                        "subject": [a.subject for a in accepted], "header": [a.header for a in accepted],
+                        "claim": self.claim_id})
                 if not release_rest:
                     return 0
-                return self.fast.execute(RELEASE_PG, (not_before, self.message_ids)).rowcount or 0
+                return self.fast.execute(RELEASE_PG, (not_before, self.message_ids, self.claim_id)).rowcount or 0
         conn = self.connection
         if not conn.execute(delete(SendLane).where(SendLane.id == self.lane_id)).rowcount:
             conn.rollback()
             return None
         if accepted:
             still_claimed = set(conn.scalars(select(Message.id).where(
-                Message.id.in_([a.message.id for a in accepted]), Message.status == MessageStatus.CLAIMED)))
+                Message.id.in_([a.message.id for a in accepted]), Message.claim == self.claim_id)))
             accepted = [a for a in accepted if a.message.id in still_claimed]
         for a in accepted:
             conn.execute(update(Message).where(Message.id == a.message.id).values(
-                status=MessageStatus.SENT, sent_at=a.sent_at, lease_until=None, smtp_response=a.reply,
+                status=MessageStatus.SENT, claim=None, sent_at=a.sent_at, lease_until=None, smtp_response=a.reply,
                 attempts=a.attempts, subject=a.subject, message_id_header=a.header))
         events = [_sent_event(a.message, a.sent_at, a.subject) for a in accepted
                   if a.message.contact_id is not None and a.message.kind != MessageKind.TEST]
@@ -158,9 +159,8 @@ class Journal:
         released = 0
         if release_rest:
             released = conn.execute(update(Message).where(
-                Message.id.in_(self.message_ids), Message.status == MessageStatus.CLAIMED)
-                .values(status=MessageStatus.PENDING, lease_until=None, queued_at=None,
-                        next_attempt_at=not_before)).rowcount or 0
+                Message.id.in_(self.message_ids), Message.claim == self.claim_id)
+                .values(claim=None, queued_at=None, next_attempt_at=not_before)).rowcount or 0
         conn.commit()
         return released
 
@@ -189,7 +189,7 @@ def _sent_event(message, sent_at: datetime, subject: str) -> dict:
 def settle_abandoned_lanes(session: Session, *, now: datetime, mail_from: str) -> dict[str, int]:
     """Lanes whose lease ran out (their worker died or hung): settle each from its journal.
 
-    Still-claimed messages before the journal's position were accepted (the lane only moves on
+    Messages still under the lane's claim before the journal's position were accepted (the lane only moves on
     after the server's answer), the one at it may have been accepted (unknown: never resent
     silently), and the ones after it never reached a server (pending again)."""
     lanes = session.scalars(select(SendLane).where(SendLane.lease_until < now).order_by(SendLane.id)
@@ -199,13 +199,14 @@ def settle_abandoned_lanes(session: Session, *, now: datetime, mail_from: str) -
         ids, position = [int(i) for i in lane.message_ids], lane.position
         accepted, in_flight, rest = ids[:max(position, 0)], ids[position:position + 1] if position >= 0 else [], \
             ids[max(position + 1, 0):]
-        claimed = Message.status == MessageStatus.CLAIMED
+        claimed = Message.claim == lane.claim
         if accepted:
             sent = session.execute(select(Message.id, Message.public_id, Message.contact_id, Message.campaign_id,
                                           Message.step_id, Message.kind).where(Message.id.in_(accepted), claimed)).all()
             for row in sent:
                 session.execute(update(Message).where(Message.id == row.id).values(
-                    status=MessageStatus.SENT, sent_at=lane.updated_at, lease_until=None, smtp_response=JOURNAL_REPLY,
+                    status=MessageStatus.SENT, claim=None, sent_at=lane.updated_at, lease_until=None,
+                    smtp_response=JOURNAL_REPLY,
                     attempts=Message.attempts + 1, message_id_header=message_id_header(row.public_id, mail_from)))
             events = [_sent_event(row, lane.updated_at, "") for row in sent
                       if row.contact_id is not None and row.kind != MessageKind.TEST]
@@ -214,19 +215,12 @@ def settle_abandoned_lanes(session: Session, *, now: datetime, mail_from: str) -
             counts["sent"] += len(sent)
         if in_flight:
             counts["unknown"] += session.execute(update(Message).where(Message.id.in_(in_flight), claimed).values(
-                status=MessageStatus.UNKNOWN, lease_until=None, attempts=Message.attempts + 1,
+                status=MessageStatus.UNKNOWN, claim=None, lease_until=None, attempts=Message.attempts + 1,
                 error="the worker stopped while handing this message over; not resent automatically")).rowcount or 0
         if rest:
             counts["released"] += session.execute(update(Message).where(Message.id.in_(rest), claimed).values(
-                status=MessageStatus.PENDING, lease_until=None, queued_at=None)).rowcount or 0
+                claim=None, queued_at=None)).rowcount or 0
         session.delete(lane)
     session.flush()
     return counts
 
-
-def live_lane_message_ids(session: Session) -> set[int]:
-    """Messages held by lanes still within their lease: not the claim sweeper's to release."""
-    held: set[int] = set()
-    for ids in session.scalars(select(SendLane.message_ids)):
-        held.update(int(i) for i in ids)
-    return held

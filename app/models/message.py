@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, StrEnum
@@ -17,8 +17,7 @@ class MessageKind(StrEnum):
 
 
 class MessageStatus(StrEnum):
-    PENDING = "pending"        # owed; a job may or may not be queued
-    CLAIMED = "claimed"        # taken by a worker under a lease; not yet handed to SMTP
+    PENDING = "pending"        # owed; a job may or may not be queued, a lane may hold it (claim)
     SENDING = "sending"        # being handed to SMTP right now
     SENT = "sent"              # the server answered 250
     FAILED = "failed"          # gave up after retries, or permanently refused
@@ -61,6 +60,9 @@ class Message(Base):
     next_attempt_at: Mapped[datetime | None]
     queued_at: Mapped[datetime | None]  # last handed to the queue; the sweeper re-queues stale ones
     lease_until: Mapped[datetime | None]
+    # The claim holding it (shared with the claiming job's send lanes); NULL when free. Claiming
+    # leaves the indexed status alone, so on PostgreSQL a claim is a heap-only update (fillfactor 50).
+    claim: Mapped[int | None] = mapped_column(BigInteger)
     message_id_header: Mapped[str | None] = mapped_column(String(300))
     smtp_response: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
@@ -127,6 +129,7 @@ class SendLane(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     message_ids: Mapped[list] = mapped_column()
     position: Mapped[int] = mapped_column(Integer, default=-1)
+    claim: Mapped[int] = mapped_column(BigInteger, server_default="0")  # the claim its messages carry
     lease_until: Mapped[datetime]
     worker: Mapped[str] = mapped_column(String(200), default="")
     started_at: Mapped[datetime]

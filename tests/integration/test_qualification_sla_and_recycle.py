@@ -42,7 +42,7 @@ def test_sla_escalation_then_recycling_sends_only_what_it_should(prod_app, prod_
         def done():
             with services.sessions() as s:
                 return s.scalar(select(func.count()).select_from(Message).where(
-                    Message.status.in_(["pending", "claimed", "sending"]))) == 0
+                    Message.status.in_(["pending", "sending"]))) == 0
         wait_for(done, what="the worker to send every owed message")
         assert worker.poll() is None, worker.stderr.read().decode()
 

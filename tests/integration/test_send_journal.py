@@ -7,13 +7,13 @@ import secrets
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app import create_app
 from app.clock import MovableClock, utcnow
 from app.config import load_config
 from app.db import upgrade
-from app.domain.delivery import claim, sweep
+from app.domain.delivery import claim, new_claim_id, sweep
 from app.domain.send_journal import Journal, LaneTakenOver, open_lanes
 from app.models import Contact, Event, Message, MessageKind, MessageStatus, SendLane
 
@@ -34,7 +34,7 @@ def services(request, tmp_path):
     services.engine.dispose()
 
 
-def owe_and_open_lane(services, count: int) -> tuple[int, list[int]]:
+def owe(services, count: int) -> list[int]:
     now = services.now()
     with services.sessions() as session:
         for i in range(count):
@@ -44,29 +44,37 @@ def owe_and_open_lane(services, count: int) -> tuple[int, list[int]]:
             session.flush()
             session.add(Message(public_id=secrets.token_hex(16), kind=MessageKind.NURTURE, to_email=contact.email,
                                 contact_id=contact.id, status=MessageStatus.PENDING, created_at=now))
-        session.flush()
-        ids = list(session.scalars(select(Message.id).order_by(Message.id)))
-        claimed = claim(session, ids, now=now, lease_seconds=LEASE)
-        [lane_id] = open_lanes(session, [claimed], now=now, lease_until=now + timedelta(seconds=LEASE))
         session.commit()
-    return lane_id, claimed
+        return list(session.scalars(select(Message.id).order_by(Message.id)))
+
+
+def owe_and_open_lane(services, count: int) -> tuple[int, int, list[int]]:
+    """(lane id, claim id, claimed message ids), as a send job leaves them before its first message."""
+    ids, now, claim_id = owe(services, count), services.now(), new_claim_id()
+    with services.sessions() as session:
+        claimed = claim(session, ids, now=now, claim_id=claim_id)
+        [lane_id] = open_lanes(session, [claimed], claim_id=claim_id, now=now,
+                               lease_until=now + timedelta(seconds=LEASE))
+        session.commit()
+    return lane_id, claim_id, claimed
 
 
 def statuses(services, ids):
+    """Each message's status; "held" for a pending message a lane still holds under its claim."""
     with services.sessions() as session:
         by_id = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(ids)))}
-        return [by_id[i].status for i in ids]
+        return ["held" if by_id[i].claim is not None else by_id[i].status for i in ids]
 
 
 def test_a_killed_lane_is_settled_from_its_journal(services):
-    lane_id, ids = owe_and_open_lane(services, 5)
-    journal = Journal(services, lane_id, ids)
+    lane_id, claim_id, ids = owe_and_open_lane(services, 5)
+    journal = Journal(services, lane_id, claim_id, ids)
     for position in range(3):  # 0 and 1 were accepted; 2 was being handed over when the worker died
         journal.hand_over(position, services.now())
     journal.close()
 
     sweep(services, requeue_after=timedelta(minutes=5))
-    assert statuses(services, ids) == ["claimed"] * 5  # the lane's lease has not run out yet
+    assert statuses(services, ids) == ["held"] * 5  # the lane's lease has not run out yet
 
     services.clock.advance(timedelta(seconds=LEASE + 1))
     result = sweep(services, requeue_after=timedelta(minutes=5))
@@ -81,22 +89,24 @@ def test_a_killed_lane_is_settled_from_its_journal(services):
         assert session.scalars(select(SendLane)).all() == []
 
 
-def test_a_live_lane_keeps_its_messages_after_their_claim_lease(services):
-    lane_id, ids = owe_and_open_lane(services, 3)
-    journal = Journal(services, lane_id, ids)
+def test_a_lane_that_makes_progress_keeps_its_messages(services):
+    lane_id, claim_id, ids = owe_and_open_lane(services, 3)
+    journal = Journal(services, lane_id, claim_id, ids)
     services.clock.advance(timedelta(seconds=LEASE - 5))
     journal.hand_over(0, services.now())  # progress renews the lane's lease
-    services.clock.advance(timedelta(seconds=10))  # past the claim's lease, within the lane's
+    services.clock.advance(timedelta(seconds=10))  # past the lease it started with, within the renewed one
 
     sweep(services, requeue_after=timedelta(minutes=5))
 
-    assert statuses(services, ids) == ["claimed"] * 3
+    assert statuses(services, ids) == ["held"] * 3
+    with services.sessions() as session:  # and no other job can take them
+        assert claim(session, ids, now=services.now(), claim_id=new_claim_id()) == []
     journal.close()
 
 
 def test_a_lane_settled_by_the_sweeper_stops_and_keeps_the_sweepers_record(services):
-    lane_id, ids = owe_and_open_lane(services, 3)
-    journal = Journal(services, lane_id, ids)
+    lane_id, claim_id, ids = owe_and_open_lane(services, 3)
+    journal = Journal(services, lane_id, claim_id, ids)
     journal.hand_over(0, services.now())
     services.clock.advance(timedelta(seconds=LEASE + 1))  # the worker hung past its lease
     sweep(services, requeue_after=timedelta(minutes=5))
@@ -112,8 +122,8 @@ def test_a_lane_settled_by_the_sweeper_stops_and_keeps_the_sweepers_record(servi
 def test_operators_see_each_connection_at_work_and_a_stalled_one(services):
     from app.domain.operations import delivery_status
 
-    lane_id, ids = owe_and_open_lane(services, 5)
-    journal = Journal(services, lane_id, ids)
+    lane_id, claim_id, ids = owe_and_open_lane(services, 5)
+    journal = Journal(services, lane_id, claim_id, ids)
     journal.hand_over(0, services.now())
     journal.hand_over(1, services.now())
     with services.sessions() as session:
@@ -125,3 +135,35 @@ def test_operators_see_each_connection_at_work_and_a_stalled_one(services):
         [lane] = delivery_status(session, services, now=services.now())["sending_now"]
     assert lane["stalled"] is True
     journal.close()
+
+
+@pytest.mark.parametrize("services", ["postgresql"], indirect=True)  # SQLite has one writer at a time: no race
+def test_two_jobs_claiming_the_same_messages_at_once_split_them(services):
+    """A claim leaves the status pending; what keeps a message in one job is the claim itself. On
+    PostgreSQL the second claimer waits for the first one's row locks, then re-checks those rows and
+    finds them taken: together the two jobs hold every message exactly once."""
+    import threading
+    import time
+
+    ids = owe(services, 40)
+    first, second, watcher = services.sessions(), services.sessions(), services.sessions()
+    second_pid = second.execute(text("SELECT pg_backend_pid()")).scalar()
+    taken_first = claim(first, ids[:30], now=services.now(), claim_id=new_claim_id())  # locks 30, uncommitted
+    result: dict[str, list[int]] = {}
+    racer = threading.Thread(target=lambda: result.update(
+        second=claim(second, ids[10:], now=services.now(), claim_id=new_claim_id())))
+    racer.start()
+    deadline = time.monotonic() + 30
+    while watcher.execute(text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"),
+                          {"pid": second_pid}).scalar() != "Lock":
+        assert racer.is_alive() and time.monotonic() < deadline, "the second claim never waited for the first"
+        watcher.rollback()
+        time.sleep(0.01)
+    first.commit()
+    racer.join(timeout=30)
+    second.commit()
+    for session in (first, second, watcher):
+        session.close()
+
+    assert taken_first == ids[:30] and result["second"] == ids[30:]
+    assert statuses(services, ids) == ["held"] * 40
