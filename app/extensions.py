@@ -39,11 +39,13 @@ class Services:
 
     @property
     def tokens(self):
-        from .domain.tracking import Tokens
+        try:
+            return self._tokens  # read once or more per email sent
+        except AttributeError:
+            from .domain.tracking import Tokens
 
-        if not hasattr(self, "_tokens"):
             self._tokens = Tokens(self.config.secret_key, self.config.base_url)
-        return self._tokens
+            return self._tokens
 
 
 def make_engine(url: str, *, connections: int = 10) -> Engine:

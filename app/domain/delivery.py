@@ -171,8 +171,13 @@ class _Lane:
             except ConnectionLost as exc:  # nothing of this message reached the server
                 self.count(self._retry(message, current.attempts, str(exc), current.now))
                 raise
-            self.journal.hand_over(current.position, current.now)  # durable before the content goes out
-            following = next(upcoming, None)  # made ready first, so its envelope can ride along
+            # The next message is made ready while the journal write travels (its envelope rides
+            # along with this content); the write is committed before this content goes out.
+            self.journal.start_hand_over(current.position, current.now)
+            try:
+                following = next(upcoming, None)
+            finally:
+                self.journal.finish_hand_over()
             try:
                 connection.send_content(current.raw, message_id=message.id, subject=current.subject,
                                         next_envelope=(self.envelope_from, following.message.to_email)

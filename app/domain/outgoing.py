@@ -122,7 +122,7 @@ def _by_id(session: Session, model, ids: set) -> dict:
     ids.discard(None)
     if not ids:
         return {}
-    return {row.id: row for row in session.scalars(select(model).where(model.id.in_(ids)))}
+    return {row.id: row for row in session.scalars(select(model).where(id_among(model.id, sorted(ids), session)))}
 
 
 def id_among(column, ids: list[int], session: Session):

@@ -8,7 +8,9 @@ accepted messages are written as sent, with their events, in one statement, and 
 """
 from __future__ import annotations
 
+import json
 import os
+from select import select as select_sockets
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -60,8 +62,8 @@ WITH sent AS (
     UPDATE messages AS m
     SET status = 'sent', claim = NULL, sent_at = v.sent_at, lease_until = NULL, smtp_response = v.reply,
         attempts = v.attempts, subject = v.subject, message_id_header = v.header
-    FROM unnest(%(ids)s::integer[], %(sent_at)s::timestamptz[], %(reply)s::text[], %(attempts)s::integer[],
-                %(subject)s::varchar[], %(header)s::varchar[]) AS v(id, sent_at, reply, attempts, subject, header)
+    FROM json_to_recordset(%(accepted)s::json)
+         AS v(id integer, sent_at timestamptz, reply text, attempts integer, subject varchar, header varchar)
     WHERE m.id = v.id AND m.claim = %(claim)s
     RETURNING m.id, m.contact_id, m.campaign_id, m.step_id, m.kind, v.sent_at, v.subject)
 INSERT INTO events (contact_id, type, occurred_at, message_id, campaign_id, step_id, properties,
@@ -106,21 +108,39 @@ class Journal:
 
     def hand_over(self, position: int, now: datetime) -> None:
         """Durable before the message reaches the server; each write also renews the lane's lease."""
-        if self.fast is not None:
-            from psycopg import pq
+        self.start_hand_over(position, now)
+        self.finish_hand_over()
 
-            result = self.fast.pgconn.exec_prepared(HAND_OVER_NAME, [
-                str(position).encode(), now.isoformat().encode(), (now + self.lease).isoformat().encode(),
-                str(self.lane_id).encode()])
-            if result.status != pq.ExecStatus.COMMAND_OK:
-                raise psycopg_error(result)
-            taken = result.command_tuples
-        else:
-            taken = self.connection.execute(
+    def start_hand_over(self, position: int, now: datetime) -> None:
+        """Send the journal write without waiting for it, so the lane can render the next message
+        while the database works; `finish_hand_over` must follow before this message goes out."""
+        if self.fast is None:
+            self._taken = self.connection.execute(
                 update(SendLane).where(SendLane.id == self.lane_id)
                 .values(position=position, updated_at=now, lease_until=now + self.lease)).rowcount
             self.connection.commit()
-        if not taken:
+            return
+        pgconn = self.fast.pgconn
+        pgconn.send_query_prepared(HAND_OVER_NAME, [
+            str(position).encode(), now.isoformat().encode(), (now + self.lease).isoformat().encode(),
+            str(self.lane_id).encode()])
+        while pgconn.flush():  # a few dozen bytes: written at once unless the socket is full
+            select_sockets([], [pgconn.socket], [])
+        self._taken = None
+
+    def finish_hand_over(self) -> None:
+        """Wait until the journal write is committed; LaneTakenOver if the sweeper settled the lane."""
+        if self.fast is not None:
+            from psycopg import pq
+
+            pgconn = self.fast.pgconn
+            result = pgconn.get_result()
+            while pgconn.get_result() is not None:  # drain to the end of this command
+                pass
+            if result is None or result.status != pq.ExecStatus.COMMAND_OK:
+                raise psycopg_error(result)
+            self._taken = result.command_tuples
+        if not self._taken:
             raise LaneTakenOver(f"send lane {self.lane_id} was settled by the sweeper after its lease ran out")
 
     def settle(self, accepted: list[Accepted], *, release_rest: bool, not_before: datetime) -> int | None:
@@ -132,11 +152,10 @@ class Journal:
                 if self.fast.execute(SETTLE_LANE_PG, (self.lane_id,)).fetchone() is None:
                     return None
                 if accepted:
-                    self.fast.execute(RECORD_ACCEPTED_PG, {
-                        "ids": [a.message.id for a in accepted], "sent_at": [a.sent_at for a in accepted],
-                        "reply": [a.reply for a in accepted], "attempts": [a.attempts for a in accepted],
-                        "subject": [a.subject for a in accepted], "header": [a.header for a in accepted],
-                        "claim": self.claim_id})
+                    # One JSON text: the driver dumps arrays element by element in Python.
+                    self.fast.execute(RECORD_ACCEPTED_PG, {"claim": self.claim_id, "accepted": json.dumps([
+                        {"id": a.message.id, "sent_at": a.sent_at.isoformat(), "reply": a.reply, "attempts": a.attempts,
+                         "subject": a.subject, "header": a.header} for a in accepted])})
                 if not release_rest:
                     return 0
                 return self.fast.execute(RELEASE_PG, (not_before, self.message_ids, self.claim_id)).rowcount or 0
@@ -177,7 +196,8 @@ class Journal:
 def psycopg_error(result):
     import psycopg
 
-    return psycopg.OperationalError(f"send journal update failed: {result.error_message.decode(errors='replace')}")
+    why = "no result" if result is None else result.error_message.decode(errors="replace")
+    return psycopg.OperationalError(f"send journal update failed: {why}")
 
 
 def _sent_event(message, sent_at: datetime, subject: str) -> dict:
