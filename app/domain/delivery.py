@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Iterator
 from email.utils import parseaddr
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.mail import ConnectionLost, Refused, SendError
@@ -51,11 +51,15 @@ def claim(session: Session, message_ids: list[int], *, now: datetime, claim_id: 
     """Take what is free, pending and due of these messages under `claim_id` (not committed here).
 
     The status stays pending: a claim changes only the unindexed `claim` column, so on PostgreSQL
-    it is a heap-only update. A concurrent claimer re-checks the row it waited for and finds it taken."""
+    it is a heap-only update. A concurrent claimer re-checks the row it waited for and finds it taken.
+    The conditions are written so that only the primary key can serve them: right after a large
+    plan, before statistics catch up, the planner would otherwise walk every pending row through
+    ix_messages_status for each batch."""
     rows = session.execute(
         update(Message)
-        .where(id_among(Message.id, list(message_ids), session), Message.status == MessageStatus.PENDING,
-               Message.claim.is_(None), or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
+        .where(id_among(Message.id, list(message_ids), session), Message.claim.is_(None),
+               Message.status.concat("") == MessageStatus.PENDING,
+               func.coalesce(Message.next_attempt_at, now) <= now)
         .values(claim=claim_id)
         .returning(Message.id)
         .execution_options(synchronize_session=False)
