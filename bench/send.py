@@ -272,6 +272,7 @@ def main() -> None:
     # A relay on the same host or network answers in microseconds: one connection per worker keeps
     # it busy, and more only add thread switching. Distant relays want more (the relay sweep below).
     parser.add_argument("--connections", type=int, default=1, help="SMTP connections per worker into smtp-sink")
+    parser.add_argument("--workers", default="1,2", help="worker process counts to measure, comma-separated")
     parser.add_argument("--batch", type=int, default=200, help="messages per send job (the default of NURTURE_SEND_BATCH_SIZE)")
     args = parser.parse_args()
     sink_bin = ensure_smtp_sink()
@@ -295,7 +296,7 @@ def main() -> None:
         raw = sample_message(services)
         base = baseline_smtplib(sink_port, args.messages, raw)
         print(f"baseline: smtplib, prebuilt {len(raw) / 1024:.1f} KiB message, one connection → smtp-sink: {base:,.0f} msgs/s")
-        for workers in (1, 2):
+        for workers in (int(n) for n in args.workers.split(",")):
             rate, memory = run_pipeline(env, services, campaign_id, args.messages, workers, sink.pid)
             print(f"pipeline: {args.messages:,} due sends, scheduler + Redis + {workers} worker process(es) × "
                   f"{env['NURTURE_SMTP_CONNECTIONS']} connections, render + bookkeeping on PostgreSQL → smtp-sink: "

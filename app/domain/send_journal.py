@@ -134,6 +134,9 @@ class Journal:
             from psycopg import pq
 
             pgconn = self.fast.pgconn
+            while pgconn.is_busy():  # waiting in select leaves the interpreter to the lane's other threads
+                select_sockets([pgconn.socket], [], [])
+                pgconn.consume_input()
             result = pgconn.get_result()
             while pgconn.get_result() is not None:  # drain to the end of this command
                 pass
