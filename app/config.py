@@ -66,7 +66,7 @@ class Config:
     retry_base_seconds: int = 60        # first retry after a temporary failure; doubles each time
     delivery_sync_commit: bool = False  # PostgreSQL synchronous_commit for delivery bookkeeping
     scheduler_interval: float = 5.0
-    send_batch_size: int = 200
+    send_batch_size: int = 500
     lease_seconds: int = 300
     proxy_hops: int = 0                 # proxies in front adding X-Forwarded-For: the visitor's address is theirs
     testing: bool = False
@@ -114,7 +114,7 @@ def load_config(environ: dict | None = None) -> Config:
         retry_base_seconds=_positive_int(env, "NURTURE_RETRY_BASE_SECONDS", 60),
         delivery_sync_commit=env.get("NURTURE_DELIVERY_SYNC_COMMIT", "off").lower() in ("1", "on", "true", "yes"),
         lease_seconds=_positive_int(env, "NURTURE_LEASE_SECONDS", 300),
-        send_batch_size=_positive_int(env, "NURTURE_SEND_BATCH_SIZE", 200),
+        send_batch_size=_positive_int(env, "NURTURE_SEND_BATCH_SIZE", 500),
         scheduler_interval=float(env.get("NURTURE_SCHEDULER_INTERVAL", 5)),
         proxy_hops=_positive_int(env, "NURTURE_PROXY_HOPS", 0, minimum=0),
     )

@@ -269,11 +269,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-tick", action="store_true")
-    # A relay on the same host or network answers in microseconds: one connection per worker keeps
-    # it busy, and more only add thread switching. Distant relays want more (the relay sweep below).
-    parser.add_argument("--connections", type=int, default=1, help="SMTP connections per worker into smtp-sink")
+    # A relay on the same host or network answers in microseconds: two connections per worker let
+    # one render while the other waits, and more only add thread switching. Distant relays want
+    # more (the relay sweep below).
+    parser.add_argument("--connections", type=int, default=2, help="SMTP connections per worker into smtp-sink")
     parser.add_argument("--workers", default="1,2", help="worker process counts to measure, comma-separated")
-    parser.add_argument("--batch", type=int, default=200, help="messages per send job (the default of NURTURE_SEND_BATCH_SIZE)")
+    parser.add_argument("--batch", type=int, default=500, help="messages per send job (the default of NURTURE_SEND_BATCH_SIZE)")
     args = parser.parse_args()
     sink_bin = ensure_smtp_sink()
     sink_port = free_port()
