@@ -53,7 +53,8 @@ def open_lanes(session: Session, chunks: list[list[int]], *, claim_id: int, now:
 # Prepared once per database connection and run through libpq directly: the driver's cursor
 # machinery costs more CPU than the update itself, and this runs once per message.
 HAND_OVER_NAME = b"nurture_send_lane_hand_over"
-HAND_OVER_PG = b"UPDATE send_lanes SET position = $1, updated_at = $2, lease_until = $3 WHERE id = $4"
+HAND_OVER_PG = (b"UPDATE send_lanes SET position = $1, updated_at = $2, lease_until = $2::timestamptz + $3::interval"
+                b" WHERE id = $4")
 SETTLE_LANE_PG = "DELETE FROM send_lanes WHERE id = %s RETURNING id"
 # The accepted messages as sent and their email_sent events, in one statement; a message the
 # sweeper settled meanwhile (no longer under this claim) is left as the sweeper wrote it.
@@ -87,6 +88,8 @@ class Journal:
     def __init__(self, services, lane_id: int, claim_id: int, message_ids: list[int]):
         self.services, self.lane_id, self.claim_id, self.message_ids = services, lane_id, claim_id, message_ids
         self.lease = timedelta(seconds=services.config.lease_seconds)
+        self._lease_param = f"{services.config.lease_seconds} seconds".encode()
+        self._lane_param = str(lane_id).encode()
         self._pooled = self.fast = self.connection = None
         if services.engine.dialect.name == "postgresql":
             self._pooled = services.engine.raw_connection()
@@ -122,8 +125,7 @@ class Journal:
             return
         pgconn = self.fast.pgconn
         pgconn.send_query_prepared(HAND_OVER_NAME, [
-            str(position).encode(), now.isoformat().encode(), (now + self.lease).isoformat().encode(),
-            str(self.lane_id).encode()])
+            str(position).encode(), now.isoformat().encode(), self._lease_param, self._lane_param])
         while pgconn.flush():  # a few dozen bytes: written at once unless the socket is full
             select_sockets([], [pgconn.socket], [])
         self._taken = None
