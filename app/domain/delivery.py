@@ -115,8 +115,10 @@ def send_batch(services, message_ids: list[int]) -> dict[str, int]:
 
 
 def _transition(*columns: str):
-    """A prebuilt UPDATE of one message by id: built and compiled once, executed per message."""
-    return (update(Message).where(Message.id == bindparam("message_id"))
+    """A prebuilt UPDATE of one message still under the lane's claim: built and compiled once,
+    executed per message. A lane the sweeper settled meanwhile (its worker hung past the lease)
+    no longer holds the claim, so its late word changes nothing another job may now own."""
+    return (update(Message).where(Message.id == bindparam("message_id"), Message.claim == bindparam("held_by"))
             .values({name: bindparam(name) for name in columns}))
 
 
@@ -155,7 +157,8 @@ class _Lane:
         self.handled += 1
 
     def set(self, statement, message, **values) -> None:
-        self.session.connection().execute(statement, {"message_id": message.id, **values})
+        self.session.connection().execute(statement, {"message_id": message.id, "held_by": self.journal.claim_id,
+                                                      **values})
 
     def run(self, connection, messages: list) -> None:
         """Hand each message over in turn. Where the server pipelines, the next message's envelope

@@ -167,3 +167,25 @@ def test_two_jobs_claiming_the_same_messages_at_once_split_them(services):
 
     assert taken_first == ids[:30] and result["second"] == ids[30:]
     assert statuses(services, ids) == ["held"] * 40
+
+
+def test_a_lane_taken_over_cannot_write_an_outcome_over_the_next_job(services):
+    """A worker hangs past its lane's lease; the sweeper settles the lane and another job claims the
+    messages again. When the hung worker wakes with an outcome (say a 5xx for its message), the
+    write finds the message under another claim and changes nothing."""
+    from app.domain.delivery import _Lane
+    from app.domain.outgoing import load_message
+
+    lane_id, claim_id, ids = owe_and_open_lane(services, 2)
+    stale = Journal(services, lane_id, claim_id, ids)
+    services.clock.advance(timedelta(seconds=LEASE + 1))
+    sweep(services, requeue_after=timedelta(minutes=5))
+    with services.sessions() as session:
+        assert claim(session, ids, now=services.now(), claim_id=new_claim_id()) == ids
+        session.commit()
+
+    with services.sessions() as session:
+        lane = _Lane(services, session, throttle=None, journal=stale)
+        lane._finish(load_message(session, ids[0]), MessageStatus.FAILED, error="550 5.7.1 refused")
+    stale.close()
+    assert statuses(services, ids) == ["held", "held"]
