@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-from select import select as select_sockets
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from select import select as select_sockets
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -214,9 +214,9 @@ def _sent_event(message, sent_at: datetime, subject: str) -> dict:
 def settle_abandoned_lanes(session: Session, *, now: datetime, mail_from: str) -> dict[str, int]:
     """Lanes whose lease ran out (their worker died or hung): settle each from its journal.
 
-    Messages still under the lane's claim before the journal's position were accepted (the lane only moves on
-    after the server's answer), the one at it may have been accepted (unknown: never resent
-    silently), and the ones after it never reached a server (pending again)."""
+    Messages still under the lane's claim before the journal's position were accepted (the lane
+    only moves on after the server's answer), the one at it may have been accepted (unknown: never
+    resent silently), and the ones after it never reached a server (free again)."""
     lanes = session.scalars(select(SendLane).where(SendLane.lease_until < now).order_by(SendLane.id)
                             .with_for_update(skip_locked=True)).all()
     counts = {"sent": 0, "unknown": 0, "released": 0}
@@ -231,8 +231,8 @@ def settle_abandoned_lanes(session: Session, *, now: datetime, mail_from: str) -
             for row in sent:
                 session.execute(update(Message).where(Message.id == row.id).values(
                     status=MessageStatus.SENT, claim=None, sent_at=lane.updated_at, lease_until=None,
-                    smtp_response=JOURNAL_REPLY,
-                    attempts=Message.attempts + 1, message_id_header=message_id_header(row.public_id, mail_from)))
+                    smtp_response=JOURNAL_REPLY, attempts=Message.attempts + 1,
+                    message_id_header=message_id_header(row.public_id, mail_from)))
             events = [_sent_event(row, lane.updated_at, "") for row in sent
                       if row.contact_id is not None and row.kind != MessageKind.TEST]
             if events:
