@@ -33,7 +33,6 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_contact", "contact_id", "occurred_at"),
-        Index("ix_events_step", "step_id", "type"),
         Index("ix_events_message", "message_id"),
         Index("ix_events_campaign", "campaign_id", "type"),
         # Only producers that may retry set a key; indexing every other event's NULL costs each insert.

@@ -5,7 +5,8 @@ runs a query per row that locks the parent row; messages checked their campaign,
 version, events their message, campaign and step. Those parents are archived, never deleted, so
 the keys guarded nothing a delete could break, and together they cost about half of each insert.
 The keys that act on erasure (contact, enrollment) stay. The unique index on events.dedupe_key
-held an entry for every event although only retried producers set a key: it is now partial.
+held an entry for every event although only retried producers set a key: it is now partial. The
+index on events (step_id, type) served no query (step statistics go through the campaign's).
 
 Revision ID: 0007
 Revises: 0006
@@ -31,6 +32,7 @@ def upgrade() -> None:
             for column, parent in keys:
                 batch_op.drop_constraint(f'fk_{table}_{column}_{parent}', type_='foreignkey')
     with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_index('ix_events_step')
         batch_op.drop_constraint('uq_events_dedupe_key', type_='unique')
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index('uq_events_dedupe_key', ['dedupe_key'], unique=True,
@@ -42,6 +44,7 @@ def downgrade() -> None:
         batch_op.drop_index('uq_events_dedupe_key')
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_unique_constraint('uq_events_dedupe_key', ['dedupe_key'])
+        batch_op.create_index('ix_events_step', ['step_id', 'type'], unique=False)
     for table, keys in UNCHECKED.items():
         with op.batch_alter_table(table, schema=None) as batch_op:
             for column, parent in keys:
