@@ -38,7 +38,7 @@ class Relay:
                     reply("250-relay.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 52428800")
                 elif verb == b"DATA":
                     reply("354 go ahead")
-                    while (chunk := await reader.readline()) not in (b".\r\n", b""):
+                    while await reader.readline() not in (b".\r\n", b""):
                         pass
                     self.accepted += 1
                     reply("250 2.0.0 queued")

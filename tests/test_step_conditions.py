@@ -1,7 +1,6 @@
 """Step conditions, checked when a step comes due: skip or branch on what the contact did."""
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 
 import pytest

@@ -16,7 +16,7 @@ def bind(services) -> None:
 
 
 def current():
-    global _services, _pid
+    global _pid
     with _lock:
         if _services is not None and _pid != os.getpid():
             # A forked work horse must not share the parent's database connections.

@@ -187,8 +187,6 @@ def drain(services, *, batch_size: int = BATCH_SIZE, max_batches: int | None = N
 
     Database trouble stops the drain with the batch put back (`error` says why); nothing is lost.
     """
-    from .hits import write_batch
-
     redis = services.redis
     result = DrainResult()
     started = time.monotonic()

@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import select
 
 from app.domain.delivery import send_batch
-from app.domain.users import create_user
 from app.mail import ConnectionLost
 from app.models import Alert, Contact, DomainThrottle, Message
 

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from app.domain.event_batches import record_events, resolve_contacts
-from app.domain.events import record_event
 from app.models import Enrollment, Event, Handoff, Message, MessageKind
 
 from .conftest import SITE, reload

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from app.domain.site import set_site_domains
-from app.models import Contact, Enrollment
+from app.models import Contact
 from tests.loop_steps import parse
 from workers.scheduler import tick
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select, text
 
 from app.models import Campaign, Contact, Enrollment, Message
-from tests.loop_steps import BROWSER_UA, parse, parts
+from tests.loop_steps import BROWSER_UA, parts
 from workers.scheduler import tick
 
 from .conftest import unsubscribe_path
