@@ -320,6 +320,18 @@ def _send_lane(services, throttle: Throttle, lane_id: int, claim_id: int, ids: l
     return lane.counts, error
 
 
+def recovered_subject(services, session: Session, message_id: int) -> str:
+    """The subject a message the journal shows as accepted went out with, rendered again from its
+    step version for its contact (as they are now); empty if it can no longer be rendered."""
+    message = load_message(session, message_id)
+    if message is None:
+        return ""
+    try:
+        return render_message(services, message).subject
+    except (TemplateError, ValueError, AttributeError):  # e.g. a contact erased meanwhile
+        return ""
+
+
 def _connection_allowed(services):
     """A slot under the relay's connection cap (SMTP only; the outbox has no such limit)."""
     smtp = services.config.smtp
@@ -336,7 +348,8 @@ def sweep(services, *, requeue_after: timedelta) -> dict[str, int]:
 
     now = services.now()
     with services.sessions() as session:
-        settled = settle_abandoned_lanes(session, now=now, mail_from=services.config.mail_from)
+        settled = settle_abandoned_lanes(session, now=now, mail_from=services.config.mail_from,
+                                         subject_of=lambda message_id: recovered_subject(services, session, message_id))
         # Rows left 'sending' by the per-message bookkeeping of earlier versions.
         unknown = session.execute(
             update(Message).where(Message.status == MessageStatus.SENDING, Message.lease_until < now)

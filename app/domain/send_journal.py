@@ -12,6 +12,7 @@ import json
 import os
 import socket
 from dataclasses import dataclass
+from typing import Callable
 from datetime import datetime, timedelta
 from select import select as select_sockets
 
@@ -211,8 +212,10 @@ def _sent_event(message, sent_at: datetime, subject: str) -> dict:
             "properties": {"subject": subject}, "is_machine": False, "source": "delivery", "created_at": sent_at}
 
 
-def settle_abandoned_lanes(session: Session, *, now: datetime, mail_from: str) -> dict[str, int]:
+def settle_abandoned_lanes(session: Session, *, now: datetime, mail_from: str,
+                           subject_of: Callable[[int], str] = lambda message_id: "") -> dict[str, int]:
     """Lanes whose lease ran out (their worker died or hung): settle each from its journal.
+    `subject_of(message_id)` gives the subject a recovered message went out with (rendered again).
 
     Messages still under the lane's claim before the journal's position were accepted (the lane
     only moves on after the server's answer), the one at it may have been accepted (unknown: never
@@ -228,12 +231,13 @@ def settle_abandoned_lanes(session: Session, *, now: datetime, mail_from: str) -
         if accepted:
             sent = session.execute(select(Message.id, Message.public_id, Message.contact_id, Message.campaign_id,
                                           Message.step_id, Message.kind).where(Message.id.in_(accepted), claimed)).all()
+            subjects = {row.id: subject_of(row.id)[:500] for row in sent}
             for row in sent:
                 session.execute(update(Message).where(Message.id == row.id).values(
                     status=MessageStatus.SENT, claim=None, sent_at=lane.updated_at, lease_until=None,
-                    smtp_response=JOURNAL_REPLY, attempts=Message.attempts + 1,
+                    smtp_response=JOURNAL_REPLY, attempts=Message.attempts + 1, subject=subjects[row.id],
                     message_id_header=message_id_header(row.public_id, mail_from)))
-            events = [_sent_event(row, lane.updated_at, "") for row in sent
+            events = [_sent_event(row, lane.updated_at, subjects[row.id]) for row in sent
                       if row.contact_id is not None and row.kind != MessageKind.TEST]
             if events:
                 session.execute(insert(Event), events)

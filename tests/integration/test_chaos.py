@@ -177,6 +177,8 @@ def test_no_email_lost_or_sent_twice_under_kills_redis_restart_and_hung_relay(pg
     per_id = collections.Counter(message_id for message_id, _ in logged)
     with services.sessions() as session:
         rows = session.execute(select(Message.status, Message.message_id_header, Message.to_email, Message.error)).all()
+        untitled = session.scalar(select(func.count()).select_from(Message).where(
+            Message.status == MessageStatus.SENT, Message.subject == ""))
     by_status = collections.Counter(status for status, *_ in rows)
     sent_ids = {mid for status, mid, *_ in rows if status == MessageStatus.SENT}
     duplicates = sum(1 for count in per_id.values() if count > 1)
@@ -195,3 +197,4 @@ def test_no_email_lost_or_sent_twice_under_kills_redis_restart_and_hung_relay(pg
     assert by_status["suppressed"] == len(suppressed)
     assert unknown_kills <= kills
     assert unknown_relay <= WORKERS  # at most the one in flight on each connection when the relay hung
+    assert untitled == 0  # messages recovered from a send journal show the subject they went out with
