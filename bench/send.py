@@ -141,13 +141,6 @@ def cpu_seconds(pids) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def stolen_seconds() -> float:
-    """CPU time the hypervisor gave to other guests (/proc/stat "steal"): on a shared host it moves
-    every figure here, the baseline included."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
-    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
-
-
 def postgres_pids() -> list[int]:
     return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) == "postgres"]
 
@@ -170,7 +163,6 @@ def vacuum_while(url: str, done: threading.Event, every: float = 3.0) -> None:
 
 
 LAST_CPU: dict[str, float] = {}  # where the CPU went in the last pipeline run, µs per message
-LAST_STEAL = [0.0]  # share of the two cores the hypervisor took during the last pipeline run
 
 
 def run_pipeline(env: dict, services, campaign_id: int, messages: int, workers: int,
@@ -193,7 +185,6 @@ def run_pipeline(env: dict, services, campaign_id: int, messages: int, workers: 
     worker_before = cpu_seconds(p.pid for p in processes)
     own_before = time.process_time()
     sink_before = cpu_seconds([sink_pid]) if sink_pid else 0.0
-    stolen_before = stolen_seconds()
 
     def schedule():
         while tick(services, plan_limit=5000)["planned"]:
@@ -218,7 +209,6 @@ def run_pipeline(env: dict, services, campaign_id: int, messages: int, workers: 
     vacuum.join()
     scheduler.join()
     pg_after = {pid: cpu_seconds([pid]) for pid in postgres_pids()}
-    LAST_STEAL[0] = (stolen_seconds() - stolen_before) / (2 * elapsed)
     per_message = 1e6 / messages
     LAST_CPU.clear()
     LAST_CPU.update({
@@ -318,8 +308,7 @@ def main() -> None:
                   f"{env['NURTURE_SMTP_CONNECTIONS']} connections, render + bookkeeping on PostgreSQL → smtp-sink: "
                   f"{rate:,.0f} msgs/s = {rate / base:.2f}× baseline; worker RSS {', '.join(f'{m:.0f}' for m in memory)} MiB")
             print("          CPU per message: " + ", ".join(f"{name} {us:.0f} µs" for name, us in LAST_CPU.items())
-                  + f" (all {sum(LAST_CPU.values()):.0f} µs; 2 cores give {2e6 / rate:.0f} µs per message at this rate;"
-                  + f" {LAST_STEAL[0]:.0%} of them stolen by the host)")
+                  + f" (all {sum(LAST_CPU.values()):.0f} µs; 2 cores give {2e6 / rate:.0f} µs per message at this rate)")
         if not args.skip_latency:
             relay_port = free_port()
             relay = subprocess.Popen([sys.executable, str(ROOT / "bench/relay.py"), str(relay_port), "0.02"],
