@@ -1,12 +1,13 @@
 """End-to-end sending throughput on PostgreSQL + Redis + RQ workers, against raw smtplib.
 
-    .venv/bin/python bench/send.py [--messages 20000] [--connections 1] [--batch 200] [--skip-latency] [--skip-tick]
+    .venv/bin/python bench/send.py [--messages 20000] [--workers 1,2] [--connections 2] [--batch 500]
+                                   [--skip-latency] [--skip-tick]
 
 1. Baseline: plain smtplib pushing one prebuilt message over one connection into postfix's
-   smtp-sink, as fast as it can.
+   smtp-sink, as fast as it can; run right before and right after each pipeline run.
 2. The pipeline: N contacts with a due step; scheduler ticks plan and enqueue, `nurture worker`
    processes render, send into the same smtp-sink and record every message. With 1 and 2 workers,
-   one SMTP connection each (a nearby relay), and the CPU each part used per message.
+   two SMTP connections each (a nearby relay), and the CPU each part used per message.
 3. A relay 20 ms away (bench/relay.py): throughput against the number of SMTP connections.
 4. Scheduler tick time: 10,000 due steps among 1,000,000 enrollments vs among 10,000.
 Everything runs on 127.0.0.1; what the bench starts, it stops.
