@@ -122,8 +122,8 @@ def _transition(*columns: str):
             .values({name: bindparam(name) for name in columns}))
 
 
-MARK_FINAL = _transition("status", "claim", "lease_until", "error", "attempts")
-MARK_PENDING = _transition("status", "claim", "lease_until", "queued_at", "next_attempt_at", "error", "attempts")
+MARK_FINAL = _transition("status", "claim", "error", "attempts")
+MARK_PENDING = _transition("status", "claim", "queued_at", "next_attempt_at", "error", "attempts")
 MARK_REPLY = _transition("smtp_response")
 
 
@@ -244,12 +244,12 @@ class _Lane:
             yield Ready(position, message, rendered.subject, header_id, raw, message.attempts + 1, now)
 
     def _finish(self, message, status: str, *, error: str, attempts: int | None = None) -> None:
-        self.set(MARK_FINAL, message, status=status, claim=None, lease_until=None, error=error[:1000],
+        self.set(MARK_FINAL, message, status=status, claim=None, error=error[:1000],
                  attempts=message.attempts if attempts is None else attempts)
         self.session.commit()
 
     def _defer(self, message, until: datetime, why: str, attempts: int | None = None) -> None:
-        self.set(MARK_PENDING, message, status=MessageStatus.PENDING, claim=None, lease_until=None, queued_at=None,
+        self.set(MARK_PENDING, message, status=MessageStatus.PENDING, claim=None, queued_at=None,
                  next_attempt_at=until, error=why[:1000], attempts=message.attempts if attempts is None else attempts)
         self.session.commit()
 

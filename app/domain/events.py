@@ -32,7 +32,8 @@ def insert_keyed_events(session: Session, rows: list[dict[str, Any]]) -> set[str
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = (insert(Event).on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=Event.dedupe_key.is_not(None))
+    statement = (insert(Event)
+                 .on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=Event.dedupe_key.is_not(None))
                  .returning(Event.dedupe_key))
     return set(session.execute(statement, rows).scalars().all())
 

@@ -62,7 +62,7 @@ SETTLE_LANE_PG = "DELETE FROM send_lanes WHERE id = %s RETURNING id"
 RECORD_ACCEPTED_PG = """
 WITH sent AS (
     UPDATE messages AS m
-    SET status = 'sent', claim = NULL, sent_at = v.sent_at, lease_until = NULL, smtp_response = v.reply,
+    SET status = 'sent', claim = NULL, sent_at = v.sent_at, smtp_response = v.reply,
         attempts = v.attempts, subject = v.subject, message_id_header = v.header
     FROM json_to_recordset(%(accepted)s::json)
          AS v(id integer, sent_at timestamptz, reply text, attempts integer, subject varchar, header varchar)
@@ -175,7 +175,7 @@ class Journal:
             accepted = [a for a in accepted if a.message.id in still_claimed]
         for a in accepted:
             conn.execute(update(Message).where(Message.id == a.message.id).values(
-                status=MessageStatus.SENT, claim=None, sent_at=a.sent_at, lease_until=None, smtp_response=a.reply,
+                status=MessageStatus.SENT, claim=None, sent_at=a.sent_at, smtp_response=a.reply,
                 attempts=a.attempts, subject=a.subject, message_id_header=a.header))
         events = [_sent_event(a.message, a.sent_at, a.subject) for a in accepted
                   if a.message.contact_id is not None and a.message.kind != MessageKind.TEST]
@@ -234,7 +234,7 @@ def settle_abandoned_lanes(session: Session, *, now: datetime, mail_from: str,
             subjects = {row.id: subject_of(row.id)[:500] for row in sent}
             for row in sent:
                 session.execute(update(Message).where(Message.id == row.id).values(
-                    status=MessageStatus.SENT, claim=None, sent_at=lane.updated_at, lease_until=None,
+                    status=MessageStatus.SENT, claim=None, sent_at=lane.updated_at,
                     smtp_response=JOURNAL_REPLY, attempts=Message.attempts + 1, subject=subjects[row.id],
                     message_id_header=message_id_header(row.public_id, mail_from)))
             events = [_sent_event(row, lane.updated_at, subjects[row.id]) for row in sent
@@ -244,7 +244,7 @@ def settle_abandoned_lanes(session: Session, *, now: datetime, mail_from: str,
             counts["sent"] += len(sent)
         if in_flight:
             counts["unknown"] += session.execute(update(Message).where(Message.id.in_(in_flight), claimed).values(
-                status=MessageStatus.UNKNOWN, claim=None, lease_until=None, attempts=Message.attempts + 1,
+                status=MessageStatus.UNKNOWN, claim=None, attempts=Message.attempts + 1,
                 error="the worker stopped while handing this message over; not resent automatically")).rowcount or 0
         if rest:
             counts["released"] += session.execute(update(Message).where(Message.id.in_(rest), claimed).values(

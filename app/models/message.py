@@ -59,7 +59,7 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     queued_at: Mapped[datetime | None]  # last handed to the queue; the sweeper re-queues stale ones
-    lease_until: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]  # only rows left 'sending' by versions before the send journal
     # The claim holding it (shared with the claiming job's send lanes); NULL when free. Claiming
     # leaves the indexed status alone, so on PostgreSQL a claim is a heap-only update (fillfactor 50).
     claim: Mapped[int | None] = mapped_column(BigInteger)
