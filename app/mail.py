@@ -84,12 +84,13 @@ class SmtpConnection:
         self.pipelining = client.has_extn("pipelining")
         self.dirty = False      # a refused transaction must be reset before the next
         self.mid_data = False   # the server awaits content: only closing the socket ends that cleanly
+        self.broken = False     # the connection was lost or timed out: close it, never reuse it
         self._commands: list[tuple[str, bytes]] = []  # the open envelope's commands, in order
         self._ahead: tuple[str, str] | None = None    # an envelope that went out behind the last content
 
     @property
     def idle(self) -> bool:
-        return not (self.dirty or self.mid_data or self._ahead or self._commands)
+        return not (self.dirty or self.mid_data or self.broken or self._ahead or self._commands)
 
     def send(self, mail_from, to, raw, *, message_id=None, subject=""):
         """Hand one message over and return the server's reply (the two halves in one call)."""
@@ -115,6 +116,7 @@ class SmtpConnection:
             self._ahead = None
             return
         if self._ahead is not None:  # an envelope went out for another message: the session is unusable
+            self.broken = True
             raise ConnectionLost("internal: pipelined envelope does not match the next message")
         data = self._envelope(mail_from, to)
         if self.pipelining:
@@ -136,7 +138,7 @@ class SmtpConnection:
                 elif code not in ENVELOPE_WANTS[verb] and refusal is None:
                     refusal = Refused(code, text)
         except (smtplib.SMTPException, OSError, socket.timeout) as exc:
-            raise ConnectionLost(f"connection lost: {exc or type(exc).__name__}") from exc
+            raise self._lost(exc) from exc
         if refusal is not None:
             self.dirty = True
             raise refusal
@@ -151,15 +153,14 @@ class SmtpConnection:
             self.client.send(data)
         except (smtplib.SMTPException, OSError, socket.timeout) as exc:
             # With an envelope behind it, the final "." may have gone out before the failure.
-            raise ConnectionLost(f"connection lost: {exc or type(exc).__name__}",
-                                 maybe_accepted=self._ahead is not None) from exc
+            raise self._lost(exc, maybe_accepted=self._ahead is not None) from exc
         self.mid_data = False
 
     def content_result(self):
         try:
             code, text = self._reply()
         except (smtplib.SMTPException, OSError, socket.timeout) as exc:
-            raise ConnectionLost(f"connection lost: {exc or type(exc).__name__}", maybe_accepted=True) from exc
+            raise self._lost(exc, maybe_accepted=True) from exc
         if code != 250:
             raise Refused(code, text)
         return f"{code} {text}"[:1000]
@@ -168,7 +169,11 @@ class SmtpConnection:
         try:
             self.client.send(data)
         except (smtplib.SMTPException, OSError, socket.timeout) as exc:
-            raise ConnectionLost(f"connection lost: {exc or type(exc).__name__}") from exc
+            raise self._lost(exc) from exc
+
+    def _lost(self, exc: Exception, *, maybe_accepted: bool = False) -> ConnectionLost:
+        self.broken = True
+        return ConnectionLost(f"connection lost: {exc or type(exc).__name__}", maybe_accepted=maybe_accepted)
 
 
 class SmtpSender:
@@ -194,8 +199,8 @@ class SmtpSender:
             if healthy:
                 with self._lock:
                     self._idle.setdefault(self.settings, []).append((time.monotonic(), connection))
-            elif connection.mid_data or connection._ahead:
-                connection.client.close()  # a QUIT now would be read as message content
+            elif connection.mid_data or connection._ahead or connection.broken:
+                connection.client.close()  # a QUIT now would be read as message content, or wait on a dead peer
             else:
                 _close(connection.client)
 

@@ -1,22 +1,21 @@
 """Sending owed messages exactly once.
 
 A batch is claimed (its pending messages take the job's claim number) and split into lanes, one per SMTP
-connection, each with a journal row (app.domain.send_journal). Just before a message is handed
-to SMTP its lane records the message's position in the journal, so at any moment at most one
-message per connection is in flight. Accepted messages are written as sent, with their events,
-in bulk when the lane ends; rarer outcomes (suppressed, deferred, refused, failed) at once. If
-the worker dies, the sweeper settles its lanes when their lease ends: what the journal shows as
-accepted becomes sent, the message in flight becomes unknown (it may have been accepted: counted
-and shown, never resent silently), and the rest goes back to pending.
+connection, each with a journal row (app.domain.send_journal). The job drives its lanes in rounds;
+just before a round's messages are handed to SMTP, one journal write records each lane's position,
+so at any moment at most one message per connection is in flight. Accepted messages are written as
+sent, with their events, in bulk when the job ends; rarer outcomes (suppressed, deferred, refused,
+failed) at once. If the worker dies, the sweeper settles its lanes when their lease ends: what the
+journal shows as accepted becomes sent, the message in flight becomes unknown (it may have been
+accepted: counted and shown, never resent silently), and the rest goes back to pending.
 """
 from __future__ import annotations
 
 import logging
 import random
 import secrets
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Iterator
 from email.utils import parseaddr
@@ -34,7 +33,7 @@ from .lifecycle import set_email_status
 from .outgoing import OwnSession, id_among, load_message, load_outgoing
 from .relay_slots import relay_slot
 from .rendering import TemplateError
-from .send_journal import Accepted, Journal, LaneTakenOver, open_lanes, settle_abandoned_lanes
+from .send_journal import Accepted, Journal, open_lanes, settle_abandoned_lanes
 from .throttling import BLOCK_PAUSE, THROTTLE_PAUSE, Throttle, raise_alert
 
 log = logging.getLogger(__name__)
@@ -92,31 +91,40 @@ def send_batch(services, message_ids: list[int]) -> dict[str, int]:
         if not claimed:
             session.commit()
             return counts
-        lanes = max(1, min(services.config.smtp_connections if services.config.smtp else 1, len(claimed)))
-        chunks = [claimed[i::lanes] for i in range(lanes)]
+        connections = max(1, min(services.config.smtp_connections if services.config.smtp else 1, len(claimed)))
+        chunks = [claimed[i::connections] for i in range(connections)]
         lane_ids = open_lanes(session, chunks, claim_id=claim_id, now=now, lease_until=lease_until)
         session.commit()  # claimed and journaled together: a claimed message always belongs to a lane
         outgoing = load_outgoing(session, claimed)
         throttle = Throttle(session, services.redis, now)
-        session.commit()  # the lanes use connections of their own; this one goes back to the pool
-    work = [(lane_id, claim_id, chunk, [outgoing.get(i) for i in chunk]) for lane_id, chunk in zip(lane_ids, chunks)]
-    if lanes == 1:
-        results = [_send_lane(services, throttle, *work[0])]
-    else:
-        with ThreadPoolExecutor(lanes, thread_name_prefix="smtp") as pool:
-            results = list(pool.map(lambda lane: _send_lane(services, throttle, *lane), work))
-    errors = [error for lane_counts, error in results if error is not None]
-    for lane_counts, _ in results:
-        for key, value in lane_counts.items():
-            counts[key] += value
+        session.commit()  # the job writes outcomes on a session of its own; this one goes back to the pool
+    journal = Journal(services, claim_id, dict(zip(lane_ids, chunks)))
+    lanes = [_Lane(lane_id, chunk, [outgoing.get(i) for i in chunk]) for lane_id, chunk in zip(lane_ids, chunks)]
+    try:
+        with services.sessions() as session:
+            job = _Job(services, session, throttle, journal)
+            try:
+                job.run(lanes)
+            finally:
+                session.rollback()
+                # A lane that went through its messages has nothing left to release; one cut short hands the rest back.
+                released = journal.settle(
+                    job.accepted, release=[lane.id for lane in lanes if lane.handled < len(lane.ids)],
+                    not_before=services.now() + timedelta(seconds=services.config.retry_base_seconds / 2))
+    finally:
+        journal.close()
+    for key, value in job.counts.items():
+        counts[key] += value
+    counts["retry"] += released
+    errors = [lane.error for lane in lanes if lane.error is not None]
     if errors:
         raise errors[0]  # the job fails visibly; every message is already back to pending, or unknown
     return counts
 
 
 def _transition(*columns: str):
-    """A prebuilt UPDATE of one message still under the lane's claim: built and compiled once,
-    executed per message. A lane the sweeper settled meanwhile (its worker hung past the lease)
+    """A prebuilt UPDATE of one message still under the job's claim: built and compiled once,
+    executed per message. A job the sweeper settled meanwhile (its worker hung past the lease)
     no longer holds the claim, so its late word changes nothing another job may now own."""
     return (update(Message).where(Message.id == bindparam("message_id"), Message.claim == bindparam("held_by"))
             .values({name: bindparam(name) for name in columns}))
@@ -141,82 +149,155 @@ class Ready:
 
 
 class _Lane:
-    """One connection's worth of messages. The journal carries the per-message bookkeeping; the
-    session carries only the rarer outcomes, each committed at once."""
+    """One connection's share of a batch: its messages in journal order and where it stands."""
+
+    def __init__(self, lane_id: int, ids: list[int], messages: list):
+        self.id, self.ids, self.messages = lane_id, ids, messages
+        self.connection = None
+        self.upcoming: Iterator[Ready] = iter(())
+        self.current: Ready | None = None    # its envelope is open on the connection
+        self.following: Ready | None = None  # rendered while the journal write travels
+        self.in_flight: Ready | None = None  # its content went out; the answer is not in yet
+        self.handled = 0                     # messages that reached an outcome
+        self.error: SendError | None = None  # what stopped the lane early, if anything
+
+    def stop(self, error: SendError | None = None) -> None:
+        self.current = self.following = None
+        self.error = self.error or error
+
+
+class _Job:
+    """A send job's lanes, driven in rounds from one thread. In each round every lane whose next
+    envelope the server took hands one message over: the journal records all their positions in
+    one write, then every content goes out and every answer is read. At any moment at most one
+    message per connection is in flight, and the journal costs one commit per round, not per
+    message. Where the server pipelines, a lane's next envelope rides behind its current content:
+    one round trip per message instead of two."""
 
     def __init__(self, services, session: Session, throttle: Throttle, journal: Journal):
         self.services, self.session, self.throttle, self.journal = services, session, throttle, journal
         self.counts: dict[str, int] = {}
-        self.handled = 0
         self.envelope_from = parseaddr(services.config.mail_from)[1]
         self.accepted: list[Accepted] = []
 
-    def count(self, outcome: str) -> None:
-        """Every message the lane takes ends here exactly once, whatever became of it."""
+    def count(self, lane: _Lane, outcome: str) -> None:
+        """Every message a lane takes ends here exactly once, whatever became of it."""
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
-        self.handled += 1
+        lane.handled += 1
 
     def set(self, statement, message, **values) -> None:
         self.session.connection().execute(statement, {"message_id": message.id, "held_by": self.journal.claim_id,
                                                       **values})
 
-    def run(self, connection, messages: list) -> None:
-        """Hand each message over in turn. Where the server pipelines, the next message's envelope
-        rides behind the current one's content: one round trip per message instead of two."""
-        upcoming = self._ready(messages)
-        current = next(upcoming, None)
-        if current is not None:
-            connection.open_envelope(self.envelope_from, current.message.to_email)
-        while current is not None:
-            message = current.message
+    def run(self, lanes: list[_Lane]) -> None:
+        with ExitStack() as connections:
+            for lane in lanes:
+                try:
+                    if connections.enter_context(_connection_allowed(self.services)):
+                        lane.connection = connections.enter_context(self.services.sender().connect())
+                except SendError as exc:
+                    lane.error = exc
+            working = [lane for lane in lanes if lane.connection is not None]
             try:
-                connection.envelope_result()
-            except Refused as exc:
-                self.count(self._refused(message, exc, current.attempts, current.now))
-                current = self._open_next(connection, upcoming)
-                continue
-            except ConnectionLost as exc:  # nothing of this message reached the server
-                self.count(self._retry(message, current.attempts, str(exc), current.now))
-                raise
-            # The next message is made ready while the journal write travels (its envelope rides
-            # along with this content); the write is committed before this content goes out.
-            self.journal.start_hand_over(current.position, current.now)
-            try:
-                following = next(upcoming, None)
+                for lane in working:
+                    lane.upcoming = self._ready(lane)
+                    self._open_next(lane)
+                while True:
+                    handing_over = [lane for lane in working if self._envelope_taken(lane)]
+                    if not handing_over:
+                        break
+                    self._hand_over(handing_over)
+                    working = [lane for lane in working if lane.current is not None]
             finally:
-                self.journal.finish_hand_over()
+                for lane in lanes:
+                    if lane.in_flight is not None:  # an unexpected error between a content and its answer
+                        self.session.rollback()
+                        self._finish(lane.in_flight.message, MessageStatus.UNKNOWN, attempts=lane.in_flight.attempts,
+                                     error="the send job stopped before the server answered; not resent automatically")
+                        self.count(lane, "unknown")
+
+    def _envelope_taken(self, lane: _Lane) -> bool:
+        """Whether the server took the envelope of the lane's current message; refused ones are
+        settled and the next is tried."""
+        while lane.current is not None:
+            current = lane.current
             try:
-                connection.send_content(current.raw, message_id=message.id, subject=current.subject,
-                                        next_envelope=(self.envelope_from, following.message.to_email)
-                                        if following is not None else None)
-                reply = connection.content_result()
+                lane.connection.envelope_result()
+                return True
             except Refused as exc:
-                self.count(self._refused(message, exc, current.attempts, current.now))
+                self.count(lane, self._refused(current.message, exc, current.attempts, current.now))
+                self._open_next(lane)
+            except ConnectionLost as exc:  # nothing of this message reached the server
+                self.count(lane, self._retry(current.message, current.attempts, str(exc), current.now))
+                lane.stop(exc)
+        return False
+
+    def _hand_over(self, lanes: list[_Lane]) -> None:
+        # The next messages are made ready while the journal write travels (their envelopes ride
+        # along with these contents); the write is committed before any of these contents go out.
+        self.journal.start_hand_over({lane.id: lane.current.position for lane in lanes}, self.services.now())
+        try:
+            for lane in lanes:
+                lane.following = next(lane.upcoming, None)
+        finally:
+            taken_over = self.journal.finish_hand_over()
+        answering = []
+        for lane in lanes:
+            current, following = lane.current, lane.following
+            if lane.id in taken_over:
+                log.warning("send lane %s was settled by the sweeper after its lease ran out; it stops here", lane.id)
+                lane.stop()
+                continue
+            lane.in_flight = current
+            try:
+                lane.connection.send_content(current.raw, message_id=current.message.id, subject=current.subject,
+                                             next_envelope=(self.envelope_from, following.message.to_email)
+                                             if following is not None else None)
+                answering.append(lane)
             except ConnectionLost as exc:
-                if exc.maybe_accepted:
-                    self._finish(message, MessageStatus.UNKNOWN, attempts=current.attempts,
-                                 error=f"no answer after the message was handed over: {exc}")
-                    self.count("unknown")
-                else:
-                    self.count(self._retry(message, current.attempts, str(exc), current.now))
-                raise
+                self._lost(lane, current, exc)
+        for lane in answering:
+            current = lane.current
+            try:
+                reply = lane.connection.content_result()
+            except Refused as exc:
+                self.count(lane, self._refused(current.message, exc, current.attempts, current.now))
+            except ConnectionLost as exc:
+                self._lost(lane, current, exc)
+                continue
             else:
-                self.accepted.append(Accepted(message, reply, current.subject[:500], current.header, current.now,
-                                              current.attempts))
-                self.count("sent")
-            current = following
-            if current is not None:
-                connection.open_envelope(self.envelope_from, current.message.to_email)
+                self.accepted.append(Accepted(current.message, reply, current.subject[:500], current.header,
+                                              current.now, current.attempts))
+                self.count(lane, "sent")
+            finally:
+                lane.in_flight = None
+            lane.current = lane.following
+            self._open_envelope(lane)
 
-    def _open_next(self, connection, upcoming):
-        current = next(upcoming, None)
-        if current is not None:
-            connection.open_envelope(self.envelope_from, current.message.to_email)
-        return current
+    def _lost(self, lane: _Lane, current: Ready, exc: ConnectionLost) -> None:
+        lane.in_flight = None
+        if exc.maybe_accepted:
+            self._finish(current.message, MessageStatus.UNKNOWN, attempts=current.attempts,
+                         error=f"no answer after the message was handed over: {exc}")
+            self.count(lane, "unknown")
+        else:
+            self.count(lane, self._retry(current.message, current.attempts, str(exc), current.now))
+        lane.stop(exc)
 
-    def _ready(self, messages: list) -> Iterator[Ready]:
-        """The messages that should go now, rendered; the others are settled on the way."""
-        for position, message in enumerate(messages):
+    def _open_next(self, lane: _Lane) -> None:
+        lane.current = next(lane.upcoming, None)
+        self._open_envelope(lane)
+
+    def _open_envelope(self, lane: _Lane) -> None:
+        if lane.current is not None:
+            try:
+                lane.connection.open_envelope(self.envelope_from, lane.current.message.to_email)
+            except ConnectionLost as exc:  # nothing of the message went out: it is released with the rest
+                lane.stop(exc)
+
+    def _ready(self, lane: _Lane) -> Iterator[Ready]:
+        """The lane's messages that should go now, rendered; the others are settled on the way."""
+        for position, message in enumerate(lane.messages):
             if isinstance(message, OwnSession):
                 message = load_message(self.session, message.id)
             if message is None:
@@ -224,7 +305,7 @@ class _Lane:
             now = self.services.now()
             if not still_wanted(message):
                 self._finish(message, MessageStatus.SUPPRESSED, error="contact can no longer receive this email")
-                self.count("suppressed")
+                self.count(lane, "suppressed")
                 continue
             domain = message.to_email.rsplit("@", 1)[-1]
             campaign = message.campaign
@@ -232,14 +313,14 @@ class _Lane:
                                             campaign.rate_per_minute if campaign else None, now)
             if hold is not None:
                 self._defer(message, hold, "held by a sending limit")
-                self.count("deferred")
+                self.count(lane, "deferred")
                 continue
             try:
                 rendered = render_message(self.services, message)
                 header_id, raw = build_mime(self.services, message, rendered, now)
             except (TemplateError, ValueError) as exc:  # refused at sync time normally; never retried blindly
                 self._finish(message, MessageStatus.FAILED, error=f"cannot render: {exc}")
-                self.count("failed")
+                self.count(lane, "failed")
                 continue
             yield Ready(position, message, rendered.subject, header_id, raw, message.attempts + 1, now)
 
@@ -289,35 +370,6 @@ class _Lane:
             return "bounced"
         self._finish(message, MessageStatus.FAILED, attempts=attempts, error=str(exc))
         return "failed"
-
-
-def _send_lane(services, throttle: Throttle, lane_id: int, claim_id: int, ids: list[int],
-               messages: list) -> tuple[dict[str, int], SendError | None]:
-    error: SendError | None = None
-    journal = Journal(services, lane_id, claim_id, ids)
-    with services.sessions() as session:
-        lane = _Lane(services, session, throttle, journal)
-        try:
-            with _connection_allowed(services) as allowed:
-                if allowed:
-                    with services.sender().connect() as connection:
-                        lane.run(connection, messages)
-        except SendError as exc:
-            error = exc
-        except LaneTakenOver as exc:
-            log.warning("%s; it stops here", exc)
-        finally:
-            session.rollback()
-            try:
-                # A full lane has nothing left to release; a lane cut short hands the rest back.
-                released = journal.settle(
-                    lane.accepted, release_rest=lane.handled < len(ids),
-                    not_before=services.now() + timedelta(seconds=services.config.retry_base_seconds / 2))
-            finally:
-                journal.close()
-            if released:
-                lane.counts["retry"] = lane.counts.get("retry", 0) + released
-    return lane.counts, error
 
 
 def recovered_subject(services, session: Session, message_id: int) -> str:

@@ -2,9 +2,10 @@
 
 Marking each message sending and then sent costs two updates of a wide, indexed row per message.
 Instead each lane (one SMTP connection's share of a batch) owns one narrow row in send_lanes that
-lists its messages in order. Before a message is handed to SMTP the lane writes that message's
-position there: one small, autocommitted update that touches no index. When the lane ends, its
-accepted messages are written as sent, with their events, in one statement, and the row goes.
+lists its messages in order. A job drives its lanes in rounds: before a round's messages are
+handed to SMTP, one small autocommitted update that touches no index writes each lane's position
+(the message it is handing over). When the job ends, its accepted messages are written as sent,
+with their events, in one statement, and the rows go.
 """
 from __future__ import annotations
 
@@ -52,11 +53,11 @@ def open_lanes(session: Session, chunks: list[list[int]], *, claim_id: int, now:
 
 
 # Prepared once per database connection and run through libpq directly: the driver's cursor
-# machinery costs more CPU than the update itself, and this runs once per message.
-HAND_OVER_NAME = b"nurture_send_lane_hand_over"
-HAND_OVER_PG = (b"UPDATE send_lanes SET position = $1, updated_at = $2, lease_until = $2::timestamptz + $3::interval"
-                b" WHERE id = $4")
-SETTLE_LANE_PG = "DELETE FROM send_lanes WHERE id = %s RETURNING id"
+# machinery costs more CPU than the update itself, and this runs once per round of messages.
+HAND_OVER_NAME = b"nurture_send_lanes_hand_over"
+HAND_OVER_PG = (b"UPDATE send_lanes SET position = ($2::int[])[array_position($1::int[], id)], updated_at = $3,"
+                b" lease_until = $3::timestamptz + $4::interval WHERE id = ANY($1::int[])")
+SETTLE_LANES_PG = "DELETE FROM send_lanes WHERE id = ANY(%s) RETURNING id"
 # The accepted messages as sent and their email_sent events, in one statement; a message the
 # sweeper settled meanwhile (no longer under this claim) is left as the sweeper wrote it.
 RECORD_ACCEPTED_PG = """
@@ -79,19 +80,28 @@ UPDATE messages SET claim = NULL, queued_at = NULL, next_attempt_at = %s WHERE i
 """
 
 
+def _int_array(values) -> bytes:
+    return ("{" + ",".join(map(str, values)) + "}").encode()
+
+
 class Journal:
-    """A lane's journal row, written on a connection of its own that commits every statement.
+    """The journal rows of one send job's lanes, written on a connection of its own that commits
+    every statement. One write records where every lane stands, so lanes that hand their messages
+    over in the same round share it: one commit per round, however many connections.
 
     On PostgreSQL that is the driver's connection in autocommit with synchronous_commit off (unless
     configured on): a killed worker loses nothing committed, only a database crash could lose the
     last moments of bookkeeping, and a commit costs a round trip instead of an fsync."""
 
-    def __init__(self, services, lane_id: int, claim_id: int, message_ids: list[int]):
-        self.services, self.lane_id, self.claim_id, self.message_ids = services, lane_id, claim_id, message_ids
+    def __init__(self, services, claim_id: int, lanes: dict[int, list[int]]):
+        self.services, self.claim_id, self.lanes = services, claim_id, lanes
+        self.positions = {lane_id: -1 for lane_id in lanes}  # where each lane stands, as last written
+        self.live = set(lanes)  # not settled by the sweeper (as far as the last write knows)
         self.lease = timedelta(seconds=services.config.lease_seconds)
         self._lease_param = f"{services.config.lease_seconds} seconds".encode()
-        self._lane_param = str(lane_id).encode()
         self._pooled = self.fast = self.connection = None
+        self._written: list[int] = []
+        self._found: set[int] = set()
         if services.engine.dialect.name == "postgresql":
             self._pooled = services.engine.raw_connection()
             self.fast = self._pooled.driver_connection
@@ -108,36 +118,45 @@ class Journal:
         result = self.fast.pgconn.prepare(HAND_OVER_NAME, HAND_OVER_PG)
         if result.status != pq.ExecStatus.COMMAND_OK and result.error_field(pq.DiagnosticField.SQLSTATE) != b"42P05":
             raise RuntimeError(f"cannot prepare the send journal's update: {result.error_message.decode()}")
-        # 42P05: this pooled connection prepared it for an earlier lane.
+        # 42P05: this pooled connection prepared it for an earlier job.
 
-    def hand_over(self, position: int, now: datetime) -> None:
-        """Durable before the message reaches the server; each write also renews the lane's lease."""
-        self.start_hand_over(position, now)
-        self.finish_hand_over()
+    def hand_over(self, positions: dict[int, int], now: datetime) -> None:
+        """Durable before the messages reach the server; raises LaneTakenOver if one of these lanes
+        was settled by the sweeper."""
+        self.start_hand_over(positions, now)
+        taken_over = self.finish_hand_over() & set(positions)
+        if taken_over:
+            raise LaneTakenOver(f"send lane(s) {sorted(taken_over)} were settled by the sweeper after their lease ran out")
 
-    def start_hand_over(self, position: int, now: datetime) -> None:
-        """Send the journal write without waiting for it, so the lane can render the next message
-        while the database works; `finish_hand_over` must follow before this message goes out."""
+    def start_hand_over(self, positions: dict[int, int], now: datetime) -> None:
+        """Send the journal write without waiting for it, so the job can render its next messages
+        while the database works; `finish_hand_over` must follow before these messages go out.
+        Every live lane's row is written, which renews its lease too."""
+        self.positions.update(positions)
+        lanes = self._written = sorted(self.live)
         if self.fast is None:
-            self._taken = self.connection.execute(
-                update(SendLane).where(SendLane.id == self.lane_id)
-                .values(position=position, updated_at=now, lease_until=now + self.lease)).rowcount
+            self._found = {lane_id for lane_id in lanes if self.connection.execute(
+                update(SendLane).where(SendLane.id == lane_id).values(
+                    position=self.positions[lane_id], updated_at=now, lease_until=now + self.lease)).rowcount}
             self.connection.commit()
             return
         pgconn = self.fast.pgconn
         pgconn.send_query_prepared(HAND_OVER_NAME, [
-            str(position).encode(), now.isoformat().encode(), self._lease_param, self._lane_param])
+            _int_array(lanes), _int_array(self.positions[lane_id] for lane_id in lanes), now.isoformat().encode(),
+            self._lease_param])
         while pgconn.flush():  # a few dozen bytes: written at once unless the socket is full
             select_sockets([], [pgconn.socket], [])
-        self._taken = None
 
-    def finish_hand_over(self) -> None:
-        """Wait until the journal write is committed; LaneTakenOver if the sweeper settled the lane."""
-        if self.fast is not None:
+    def finish_hand_over(self) -> set[int]:
+        """Wait until the journal write is committed. Returns the lanes found settled by the
+        sweeper (their lease ran out): they must hand nothing more over."""
+        if self.fast is None:
+            still_there = self._found
+        else:
             from psycopg import pq
 
             pgconn = self.fast.pgconn
-            while pgconn.is_busy():  # waiting in select leaves the interpreter to the lane's other threads
+            while pgconn.is_busy():  # waiting in select leaves the interpreter to other threads
                 select_sockets([pgconn.socket], [], [])
                 pgconn.consume_input()
             result = pgconn.get_result()
@@ -145,30 +164,34 @@ class Journal:
                 pass
             if result is None or result.status != pq.ExecStatus.COMMAND_OK:
                 raise psycopg_error(result)
-            self._taken = result.command_tuples
-        if not self._taken:
-            raise LaneTakenOver(f"send lane {self.lane_id} was settled by the sweeper after its lease ran out")
+            if result.command_tuples == len(self._written):
+                return set()
+            still_there = {row[0] for row in self.fast.execute(
+                "SELECT id FROM send_lanes WHERE id = ANY(%s)", (self._written,))}
+        taken_over = set(self._written) - still_there
+        self.live -= taken_over
+        return taken_over
 
-    def settle(self, accepted: list[Accepted], *, release_rest: bool, not_before: datetime) -> int | None:
-        """End the lane: accepted → sent with events; messages under its claim it never handed over
-        are free again (if `release_rest`). One transaction. Returns how many went back to pending, or
-        None if the sweeper had already settled the lane from its journal."""
+    def settle(self, accepted: list[Accepted], *, release: list[int], not_before: datetime) -> int:
+        """End the job's lanes in one transaction: accepted → sent with events; the messages of the
+        `release` lanes still under the claim (never handed over) are free again. Lanes the sweeper
+        settled meanwhile keep what it wrote. Returns how many messages went back to pending."""
+        lanes = list(self.lanes)
         if self.fast is not None:
             with self.fast.transaction():
-                if self.fast.execute(SETTLE_LANE_PG, (self.lane_id,)).fetchone() is None:
-                    return None
+                live = {row[0] for row in self.fast.execute(SETTLE_LANES_PG, (lanes,))}
                 if accepted:
                     # One JSON text: the driver dumps arrays element by element in Python.
                     self.fast.execute(RECORD_ACCEPTED_PG, {"claim": self.claim_id, "accepted": json.dumps([
                         {"id": a.message.id, "sent_at": a.sent_at.isoformat(), "reply": a.reply, "attempts": a.attempts,
                          "subject": a.subject, "header": a.header} for a in accepted])})
-                if not release_rest:
+                rest = [i for lane_id in release if lane_id in live for i in self.lanes[lane_id]]
+                if not rest:
                     return 0
-                return self.fast.execute(RELEASE_PG, (not_before, self.message_ids, self.claim_id)).rowcount or 0
+                return self.fast.execute(RELEASE_PG, (not_before, rest, self.claim_id)).rowcount or 0
         conn = self.connection
-        if not conn.execute(delete(SendLane).where(SendLane.id == self.lane_id)).rowcount:
-            conn.rollback()
-            return None
+        live = set(conn.scalars(select(SendLane.id).where(SendLane.id.in_(lanes))))
+        conn.execute(delete(SendLane).where(SendLane.id.in_(lanes)))
         if accepted:
             still_claimed = set(conn.scalars(select(Message.id).where(
                 Message.id.in_([a.message.id for a in accepted]), Message.claim == self.claim_id)))
@@ -182,10 +205,10 @@ class Journal:
         if events:
             conn.execute(insert(Event), events)
         released = 0
-        if release_rest:
-            released = conn.execute(update(Message).where(
-                Message.id.in_(self.message_ids), Message.claim == self.claim_id)
-                .values(claim=None, queued_at=None, next_attempt_at=not_before)).rowcount or 0
+        rest = [i for lane_id in release if lane_id in live for i in self.lanes[lane_id]]
+        if rest:
+            released = conn.execute(update(Message).where(Message.id.in_(rest), Message.claim == self.claim_id)
+                                    .values(claim=None, queued_at=None, next_attempt_at=not_before)).rowcount or 0
         conn.commit()
         return released
 

@@ -119,6 +119,9 @@ class SendLane(Base):
     """One SMTP connection's run through its share of a batch: the journal that makes a lane's
     progress durable with one small update per message instead of writes to every message row.
 
+    On PostgreSQL `message_ids` is stored apart from the row (TOAST), so the frequent position
+    updates copy a narrow row that stays on its page (migration 0009).
+
     `position` is the index in `message_ids` of the message being handed over now. If the lane's
     worker dies, the sweeper settles the lane when its lease ends: messages before that position
     still claimed were accepted (250), the one at it is unknown, the ones after it go back to pending.

@@ -68,9 +68,9 @@ def statuses(services, ids):
 
 def test_a_killed_lane_is_settled_from_its_journal(services):
     lane_id, claim_id, ids = owe_and_open_lane(services, 5)
-    journal = Journal(services, lane_id, claim_id, ids)
+    journal = Journal(services, claim_id, {lane_id: ids})
     for position in range(3):  # 0 and 1 were accepted; 2 was being handed over when the worker died
-        journal.hand_over(position, services.now())
+        journal.hand_over({lane_id: position}, services.now())
     journal.close()
 
     sweep(services, requeue_after=timedelta(minutes=5))
@@ -91,9 +91,9 @@ def test_a_killed_lane_is_settled_from_its_journal(services):
 
 def test_a_lane_that_makes_progress_keeps_its_messages(services):
     lane_id, claim_id, ids = owe_and_open_lane(services, 3)
-    journal = Journal(services, lane_id, claim_id, ids)
+    journal = Journal(services, claim_id, {lane_id: ids})
     services.clock.advance(timedelta(seconds=LEASE - 5))
-    journal.hand_over(0, services.now())  # progress renews the lane's lease
+    journal.hand_over({lane_id: 0}, services.now())  # progress renews the lane's lease
     services.clock.advance(timedelta(seconds=10))  # past the lease it started with, within the renewed one
 
     sweep(services, requeue_after=timedelta(minutes=5))
@@ -106,15 +106,15 @@ def test_a_lane_that_makes_progress_keeps_its_messages(services):
 
 def test_a_lane_settled_by_the_sweeper_stops_and_keeps_the_sweepers_record(services):
     lane_id, claim_id, ids = owe_and_open_lane(services, 3)
-    journal = Journal(services, lane_id, claim_id, ids)
-    journal.hand_over(0, services.now())
+    journal = Journal(services, claim_id, {lane_id: ids})
+    journal.hand_over({lane_id: 0}, services.now())
     services.clock.advance(timedelta(seconds=LEASE + 1))  # the worker hung past its lease
     sweep(services, requeue_after=timedelta(minutes=5))
     assert statuses(services, ids) == ["unknown", "pending", "pending"]
 
     with pytest.raises(LaneTakenOver):  # the worker wakes up: it must not hand anything more over
-        journal.hand_over(1, services.now())
-    assert journal.settle([], release_rest=True, not_before=services.now()) is None
+        journal.hand_over({lane_id: 1}, services.now())
+    assert journal.settle([], release=[lane_id], not_before=services.now()) == 0
     journal.close()
     assert statuses(services, ids) == ["unknown", "pending", "pending"]
 
@@ -123,9 +123,9 @@ def test_operators_see_each_connection_at_work_and_a_stalled_one(services):
     from app.domain.operations import delivery_status
 
     lane_id, claim_id, ids = owe_and_open_lane(services, 5)
-    journal = Journal(services, lane_id, claim_id, ids)
-    journal.hand_over(0, services.now())
-    journal.hand_over(1, services.now())
+    journal = Journal(services, claim_id, {lane_id: ids})
+    journal.hand_over({lane_id: 0}, services.now())
+    journal.hand_over({lane_id: 1}, services.now())
     with services.sessions() as session:
         [lane] = delivery_status(session, services, now=services.now())["sending_now"]
     assert (lane["handed_over"], lane["messages"], lane["stalled"]) == (2, 5, False)
@@ -173,11 +173,11 @@ def test_a_lane_taken_over_cannot_write_an_outcome_over_the_next_job(services):
     """A worker hangs past its lane's lease; the sweeper settles the lane and another job claims the
     messages again. When the hung worker wakes with an outcome (say a 5xx for its message), the
     write finds the message under another claim and changes nothing."""
-    from app.domain.delivery import _Lane
+    from app.domain.delivery import _Job
     from app.domain.outgoing import load_message
 
     lane_id, claim_id, ids = owe_and_open_lane(services, 2)
-    stale = Journal(services, lane_id, claim_id, ids)
+    stale = Journal(services, claim_id, {lane_id: ids})
     services.clock.advance(timedelta(seconds=LEASE + 1))
     sweep(services, requeue_after=timedelta(minutes=5))
     with services.sessions() as session:
@@ -185,7 +185,7 @@ def test_a_lane_taken_over_cannot_write_an_outcome_over_the_next_job(services):
         session.commit()
 
     with services.sessions() as session:
-        lane = _Lane(services, session, throttle=None, journal=stale)
-        lane._finish(load_message(session, ids[0]), MessageStatus.FAILED, error="550 5.7.1 refused")
+        job = _Job(services, session, throttle=None, journal=stale)
+        job._finish(load_message(session, ids[0]), MessageStatus.FAILED, error="550 5.7.1 refused")
     stale.close()
     assert statuses(services, ids) == ["held", "held"]
