@@ -207,6 +207,9 @@ class _Job:
                     if not handing_over:
                         break
                     self._hand_over(handing_over)
+                    for lane in working:
+                        if lane.current is None and lane.handled == len(lane.ids):
+                            self.journal.all_handled(lane.id)
                     working = [lane for lane in working if lane.current is not None]
             finally:
                 for lane in lanes:

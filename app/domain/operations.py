@@ -33,9 +33,10 @@ def delivery_status(session: Session, services, *, now: datetime) -> dict[str, A
 def sending_now(session: Session, *, now: datetime) -> list[dict[str, Any]]:
     """Each SMTP connection at work (a send lane): which worker, how far along, and whether its lease
     ran out (its worker stopped; the scheduler's sweeper settles it from its journal)."""
-    return [{"worker": lane.worker, "handed_over": lane.position + 1, "messages": len(lane.message_ids),
-             "since": lane.started_at.isoformat(), "lease_until": lane.lease_until.isoformat(),
-             "stalled": lane.lease_until < now}
+    # A lane done with all its messages stands past its end while the job's other lanes go on.
+    return [{"worker": lane.worker, "handed_over": min(lane.position + 1, len(lane.message_ids)),
+             "messages": len(lane.message_ids), "since": lane.started_at.isoformat(),
+             "lease_until": lane.lease_until.isoformat(), "stalled": lane.lease_until < now}
             for lane in session.scalars(select(SendLane).order_by(SendLane.id).limit(200))]
 
 

@@ -128,6 +128,12 @@ class Journal:
         if taken_over:
             raise LaneTakenOver(f"send lane(s) {sorted(taken_over)} were settled by the sweeper after their lease ran out")
 
+    def all_handled(self, lane_id: int) -> None:
+        """Every message of the lane reached an outcome. Its position moves past the end with the
+        next write, so a worker killed while other lanes go on leaves this lane's last accepted
+        message sent, not unknown."""
+        self.positions[lane_id] = len(self.lanes[lane_id])
+
     def start_hand_over(self, positions: dict[int, int], now: datetime) -> None:
         """Send the journal write without waiting for it, so the job can render its next messages
         while the database works; `finish_hand_over` must follow before these messages go out.

@@ -89,6 +89,34 @@ def test_a_killed_lane_is_settled_from_its_journal(services):
         assert session.scalars(select(SendLane)).all() == []
 
 
+def test_one_write_records_every_lane_and_a_finished_lane_keeps_its_last_message_sent(services):
+    """A job with two connections: the first has 2 messages, the second 3. Each write records both;
+    after the first lane's last answer it stands past its end, so when the worker dies while the
+    second lane hands over its third message, only that one is unknown."""
+    ids, now, claim_id = owe(services, 5), services.now(), new_claim_id()
+    with services.sessions() as session:
+        claimed = claim(session, ids, now=now, claim_id=claim_id)
+        first, second = open_lanes(session, [claimed[:2], claimed[2:]], claim_id=claim_id, now=now,
+                                   lease_until=now + timedelta(seconds=LEASE))
+        session.commit()
+    journal = Journal(services, claim_id, {first: claimed[:2], second: claimed[2:]})
+    journal.hand_over({first: 0, second: 0}, services.now())
+    journal.hand_over({first: 1, second: 1}, services.now())
+    journal.all_handled(first)
+    services.clock.advance(timedelta(seconds=LEASE - 5))
+    journal.hand_over({second: 2}, services.now())  # renews both leases
+    journal.close()
+
+    services.clock.advance(timedelta(seconds=10))
+    assert sweep(services, requeue_after=timedelta(minutes=5))["unknown"] == 0  # both leases were renewed
+    assert statuses(services, claimed) == ["held"] * 5
+
+    services.clock.advance(timedelta(seconds=LEASE))
+    result = sweep(services, requeue_after=timedelta(minutes=5))
+    assert statuses(services, claimed) == ["sent", "sent", "sent", "sent", "unknown"]
+    assert result["recovered_sent"] == 4 and result["unknown"] == 1
+
+
 def test_a_lane_that_makes_progress_keeps_its_messages(services):
     lane_id, claim_id, ids = owe_and_open_lane(services, 3)
     journal = Journal(services, claim_id, {lane_id: ids})
