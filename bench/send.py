@@ -1,13 +1,13 @@
 """End-to-end sending throughput on PostgreSQL + Redis + RQ workers, against raw smtplib.
 
-    .venv/bin/python bench/send.py [--messages 20000] [--workers 1,2] [--connections 2] [--batch 500]
+    .venv/bin/python bench/send.py [--messages 20000] [--workers 1,2] [--connections 4] [--batch 500]
                                    [--skip-latency] [--skip-tick]
 
 1. Baseline: plain smtplib pushing one prebuilt message over one connection into postfix's
    smtp-sink, as fast as it can; run right before and right after each pipeline run.
 2. The pipeline: N contacts with a due step; scheduler ticks plan and enqueue, `nurture worker`
    processes render, send into the same smtp-sink and record every message. With 1 and 2 workers,
-   two SMTP connections each (a nearby relay), and the CPU each part used per message.
+   four SMTP connections each (a nearby relay), and the CPU each part used per message.
 3. A relay 20 ms away (bench/relay.py): throughput against the number of SMTP connections.
 4. Scheduler tick time: 10,000 due steps among 1,000,000 enrollments vs among 10,000.
 Everything runs on 127.0.0.1; what the bench starts, it stops.
@@ -270,10 +270,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-tick", action="store_true")
-    # A relay on the same host or network answers in microseconds: two connections per worker let
-    # one render while the other waits, and more only add thread switching. Distant relays want
-    # more (the relay sweep below).
-    parser.add_argument("--connections", type=int, default=2, help="SMTP connections per worker into smtp-sink")
+    # The product's default: a job drives its connections in rounds, so one journal write covers
+    # a message on each. Distant relays want more (the relay sweep below).
+    parser.add_argument("--connections", type=int, default=4,
+                        help="SMTP connections per worker into smtp-sink (the default of NURTURE_SMTP_CONNECTIONS)")
     parser.add_argument("--workers", default="1,2", help="worker process counts to measure, comma-separated")
     parser.add_argument("--batch", type=int, default=500, help="messages per send job (the default of NURTURE_SEND_BATCH_SIZE)")
     args = parser.parse_args()
