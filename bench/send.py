@@ -245,24 +245,43 @@ def sample_message(services) -> bytes:
         return build_mime(services, message, render_message(services, message), services.now())[1]
 
 
-def tick_times(services, campaign_id: int) -> tuple[float, float]:
-    """Tick time for 10,000 due steps among 1,000,000 enrollments, then among 10,000."""
+def tick_times(services, campaign_id: int, rounds: int = 3) -> tuple[float, float]:
+    """Median tick time for 10,000 due steps among 1,000,000 enrollments, then among 10,000. Between
+    rounds the same steps are made due again and the tables vacuumed, as autovacuum would (it is
+    off on this machine's PostgreSQL), and a checkpoint writes the setup's pages out, so no round
+    pays for flushing the bulk load before it."""
+    import statistics
+
     from redis import Redis
     from sqlalchemy import text
 
     from workers.scheduler import tick
 
-    results = []
+    def settle_storage():
+        with services.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE enrollments"))
+            conn.execute(text("CHECKPOINT"))
+
+    medians = []
     for total in (1_000_000, 10_000):
         seed(services, campaign_id, total, 10_000)
-        Redis.from_url(REDIS).flushdb()
-        with services.engine.begin() as conn:
-            conn.execute(text("VACUUM ANALYZE enrollments") if False else text("SELECT 1"))
-        start = time.perf_counter()
-        planned = tick(services, plan_limit=10_000)["planned"]
-        results.append(time.perf_counter() - start)
-        assert planned == 10_000, planned
-    return results[0], results[1]
+        settle_storage()
+        times = []
+        for _ in range(rounds):
+            Redis.from_url(REDIS).flushdb()
+            start = time.perf_counter()
+            planned = tick(services, plan_limit=10_000)["planned"]
+            times.append(time.perf_counter() - start)
+            assert planned == 10_000, planned
+            with services.engine.begin() as conn:
+                conn.execute(text("TRUNCATE events, messages CASCADE"))
+                conn.execute(text("""
+                    UPDATE enrollments SET status = 'active', next_position = 0, ended_at = NULL,
+                                           next_due_at = now() - interval '1 minute'
+                    WHERE id <= 10000"""))
+            settle_storage()
+        medians.append(statistics.median(times))
+    return medians[0], medians[1]
 
 
 def main() -> None:
@@ -327,7 +346,7 @@ def main() -> None:
                       f"{rate:,.0f} msgs/s ({count} messages)")
         if not args.skip_tick:
             among_million, among_ten_thousand = tick_times(services, campaign_id)
-            print(f"scheduler tick, 10,000 due: among 1,000,000 enrollments {among_million:.2f} s, "
+            print(f"scheduler tick, 10,000 due (median of 3): among 1,000,000 enrollments {among_million:.2f} s, "
                   f"among 10,000 {among_ten_thousand:.2f} s, ratio {among_million / among_ten_thousand:.2f}× (target ≤ 1.5×)")
     finally:
         sink.terminate()
