@@ -247,7 +247,7 @@ def sample_message(services) -> bytes:
 
 def tick_times(services, campaign_id: int, rounds: int = 3) -> tuple[float, float]:
     """Median tick time for 10,000 due steps among 1,000,000 enrollments, then among 10,000. Between
-    rounds the same steps are made due again and the tables vacuumed, as autovacuum would (it is
+    rounds the same steps are made due again and enrollments vacuumed, as autovacuum would (it is
     off on this machine's PostgreSQL), and a checkpoint writes the setup's pages out, so no round
     pays for flushing the bulk load before it."""
     import statistics
