@@ -27,10 +27,6 @@ from .composing import message_id_header
 JOURNAL_REPLY = "250 (accepted before its worker stopped; recorded from the send journal)"
 
 
-class LaneTakenOver(Exception):
-    """The lane's lease ran out and the sweeper settled it: the lane must stop handing messages over."""
-
-
 @dataclass(slots=True)
 class Accepted:
     """A message the server took (250), recorded in memory until the lane's settlement."""
@@ -120,14 +116,6 @@ class Journal:
             raise RuntimeError(f"cannot prepare the send journal's update: {result.error_message.decode()}")
         # 42P05: this pooled connection prepared it for an earlier job.
 
-    def hand_over(self, positions: dict[int, int], now: datetime) -> None:
-        """Durable before the messages reach the server; raises LaneTakenOver if one of these lanes
-        was settled by the sweeper."""
-        self.start_hand_over(positions, now)
-        taken_over = self.finish_hand_over() & set(positions)
-        if taken_over:
-            raise LaneTakenOver(f"send lane(s) {sorted(taken_over)} were settled by the sweeper after their lease ran out")
-
     def all_handled(self, lane_id: int) -> None:
         """Every message of the lane reached an outcome. Its position moves past the end with the
         next write, so a worker killed while other lanes go on leaves this lane's last accepted
@@ -191,7 +179,7 @@ class Journal:
                     self.fast.execute(RECORD_ACCEPTED_PG, {"claim": self.claim_id, "accepted": json.dumps([
                         {"id": a.message.id, "sent_at": a.sent_at.isoformat(), "reply": a.reply, "attempts": a.attempts,
                          "subject": a.subject, "header": a.header} for a in accepted])})
-                rest = [i for lane_id in release if lane_id in live for i in self.lanes[lane_id]]
+                rest = self._unsent(release, live)
                 if not rest:
                     return 0
                 return self.fast.execute(RELEASE_PG, (not_before, rest, self.claim_id)).rowcount or 0
@@ -211,12 +199,17 @@ class Journal:
         if events:
             conn.execute(insert(Event), events)
         released = 0
-        rest = [i for lane_id in release if lane_id in live for i in self.lanes[lane_id]]
+        rest = self._unsent(release, live)
         if rest:
             released = conn.execute(update(Message).where(Message.id.in_(rest), Message.claim == self.claim_id)
                                     .values(claim=None, queued_at=None, next_attempt_at=not_before)).rowcount or 0
         conn.commit()
         return released
+
+    def _unsent(self, release: list[int], live: set[int]) -> list[int]:
+        """The messages of the lanes to release that the sweeper has not settled (it released
+        those lanes' rest itself); only the ones still under the claim are freed."""
+        return [i for lane_id in release if lane_id in live for i in self.lanes[lane_id]]
 
     def close(self) -> None:
         if self._pooled is not None:
