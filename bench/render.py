@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.config import load_config  # noqa: E402
-from app.domain.campaign_files import load_library  # noqa: E402
-from app.domain.composing import build_mime  # noqa: E402
-from app.domain.rendering import compile_step, merge_context, render  # noqa: E402
-from app.domain.tracking import Tokens  # noqa: E402
+from app.domain.campaigns.files import load_library  # noqa: E402
+from app.domain.messages.composing import build_mime  # noqa: E402
+from app.domain.messages.rendering import compile_step, merge_context, render  # noqa: E402
+from app.domain.messages.links import Tokens  # noqa: E402
 
 
 def recipients(n: int) -> list[dict]:

@@ -68,8 +68,8 @@ def random_event(rnd: random.Random) -> tuple[str, str | None, timedelta]:
 
 def setup(services, now) -> None:
     from app.db import upgrade
-    from app.domain.campaign_sync import sync_directory
-    from app.domain.users import create_user
+    from app.domain.campaigns.sync import sync_directory
+    from app.domain.contacts.users import create_user
 
     upgrade(services.engine)
     with services.sessions() as session:
@@ -82,7 +82,7 @@ def setup(services, now) -> None:
 
 
 def create_contacts(services, n: int, rnd: random.Random) -> list[int]:
-    from app.domain.contacts import upsert_contact
+    from app.domain.engagement.arrivals import upsert_contact
 
     ids = []
     started = time.perf_counter()
@@ -110,7 +110,7 @@ def _handoff_counts(session) -> tuple[int, int]:
 
 
 def feed_batches(services, ids: list[int], n: int, batch: int, rnd: random.Random) -> None:
-    from app.domain.event_batches import record_events
+    from app.domain.engagement.batches import record_events
 
     plan = [(rnd.choice(ids), *random_event(rnd)) for _ in range(n)]
     latencies = []
@@ -134,8 +134,8 @@ def feed_batches(services, ids: list[int], n: int, batch: int, rnd: random.Rando
 
 
 def feed_events(services, ids: list[int], n: int, rnd: random.Random, batch: int = 100) -> None:
-    from app.domain import qualification
-    from app.domain.events import record_event
+    from app.domain.qualification import qualify as qualification
+    from app.domain.engagement.events import record_event
     from app.models import Contact
 
     plan = [(rnd.choice(ids), *random_event(rnd)) for _ in range(n)]
@@ -207,8 +207,8 @@ def grow(services, total: int, rnd: random.Random) -> None:
 def change_rule_and_rescore(services, chunk: int) -> None:
     from sqlalchemy import event, func, select
 
-    from app.domain.agreement import agreement_data, apply_agreement
-    from app.domain.rescoring import rescore_all
+    from app.domain.qualification.agreement import agreement_data, apply_agreement
+    from app.domain.qualification.rescoring import rescore_all
     from app.models import Contact, Event
 
     with services.sessions() as session:

@@ -74,7 +74,7 @@ def prepare(services, tmp: Path) -> int:
     from sqlalchemy import select
 
     from app.db import upgrade
-    from app.domain.campaign_sync import sync_directory
+    from app.domain.campaigns.sync import sync_directory
     from app.models import Campaign
 
     upgrade(services.engine)
@@ -237,7 +237,7 @@ def baseline_smtplib(port: int, messages: int, raw: bytes) -> float:
 def sample_message(services) -> bytes:
     from sqlalchemy import select
 
-    from app.domain.composing import build_mime, render_message
+    from app.domain.messages.composing import build_mime, render_message
     from app.models import Message
 
     with services.sessions() as session:

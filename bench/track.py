@@ -159,8 +159,8 @@ def prepare_database(env: dict, messages: int) -> tuple[list[str], list[str]]:
     from app import create_app
     from app.config import load_config
     from app.db import upgrade
-    from app.domain.campaign_sync import sync_directory
-    from app.domain.contacts import upsert_contact
+    from app.domain.campaigns.sync import sync_directory
+    from app.domain.engagement.arrivals import upsert_contact
     from app.models import Campaign, Message, Step
 
     app = create_app(load_config(env))
@@ -192,7 +192,7 @@ def drain_and_count(env: dict) -> dict:
 
     from app import create_app
     from app.config import load_config
-    from app.domain import ingest
+    from app.domain.engagement import buffer as ingest
     from app.models import Event
 
     services = create_app(load_config(env)).extensions["nurture"]

@@ -82,7 +82,7 @@ def client(app):
 @pytest.fixture
 def synced(services, session, clock):
     """The shipped starter library (campaigns/) loaded into the database."""
-    from app.domain.campaign_sync import sync_directory
+    from app.domain.campaigns.sync import sync_directory
 
     sync_directory(session, ROOT / "campaigns", templates_dir=ROOT / "templates",
                    postal_address=services.config.postal_address, now=clock.now())
@@ -114,7 +114,7 @@ def api(client, api_key):
 
 @pytest.fixture
 def make_user(session, clock):
-    from app.domain.users import create_user
+    from app.domain.contacts.users import create_user
 
     def make(email, role="sales", password="correct-horse", **kw):
         user, _ = create_user(session, email, role, now=clock.now(), password=password, **kw)

@@ -6,7 +6,7 @@ import shutil
 import pytest
 from sqlalchemy import func, select
 
-from app.domain.campaign_sync import SyncError, sync_directory
+from app.domain.campaigns.sync import SyncError, sync_directory
 from app.models import Campaign, Enrollment, Message, Persona, Step, StepVersion
 from tests.conftest import ROOT
 from tests.loop_steps import PRIYA, parse
@@ -127,7 +127,7 @@ def test_a_layout_without_an_unsubscribe_link_is_refused(session, services, cloc
 
 def test_export_writes_files_that_sync_back_unchanged(session, services, clock, library, tmp_path):
     """What the database holds round-trips through files: re-syncing an export changes nothing."""
-    from app.domain.campaign_export import export_library
+    from app.domain.campaigns.export import export_library
 
     sync(session, services, clock, library)
     exported = tmp_path / "exported"
@@ -140,7 +140,7 @@ def test_export_writes_files_that_sync_back_unchanged(session, services, clock, 
 
 def test_a_campaign_rate_limit_is_read_from_the_file_exported_and_validated(session, services, clock, library, tmp_path):
     """rate_per_minute in campaign.yml becomes the campaign's limit, survives an export, and a bad value is refused."""
-    from app.domain.campaign_export import export_library
+    from app.domain.campaigns.export import export_library
 
     campaign_file = library / "buyer-nurture" / "campaign.yml"
     original = campaign_file.read_text()

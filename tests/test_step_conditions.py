@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.domain.campaign_sync import SyncError, sync_directory
+from app.domain.campaigns.sync import SyncError, sync_directory
 from app.models import Enrollment, Message, Step
 from tests.conftest import ROOT
 from workers.scheduler import tick

@@ -6,12 +6,12 @@ from datetime import datetime
 
 from flask import jsonify, request
 
-from app.domain.agreement import (AgreementError, agreement_data, apply_agreement, merged_with_current,
+from app.domain.qualification.agreement import (AgreementError, agreement_data, apply_agreement, merged_with_current,
                                   proposed_agreement)
 from app.domain.errors import NotFound, ValidationError
-from app.domain.reports import criteria_evidence
-from app.domain.reviews import month_review, parse_month
-from app.domain.whatif import replay, suggest
+from app.domain.qualification.reports import criteria_evidence
+from app.domain.handoff.reviews import month_review, parse_month
+from app.domain.qualification.whatif import replay, suggest
 from app.extensions import db_session, services
 from app.models import User
 

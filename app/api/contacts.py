@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from app.domain.consent import consent_json
-from app.domain.contacts import upsert_contact
+from app.domain.contacts.consent import consent_json
+from app.domain.engagement.arrivals import upsert_contact
 from app.domain.errors import NotFound, ValidationError
-from app.domain.events import record_api_event
-from app.domain.handoff import timeline
+from app.domain.engagement.events import record_api_event
+from app.domain.handoff.hand_off import timeline
 from app.extensions import db_session, services
 from app.models import Contact
 
@@ -74,7 +74,7 @@ def create_event():
 @require_api_key
 def create_events():
     """{"events": [...]}: up to 1,000 events, all or none; each contact is re-scored once for the lot."""
-    from app.domain.event_batches import parse_batch, record_events, resolve_contacts
+    from app.domain.engagement.batches import parse_batch, record_events, resolve_contacts
 
     session, now = db_session(), services().now()
     parsed = parse_batch(json_body().get("events"), now)

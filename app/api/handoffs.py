@@ -11,8 +11,8 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from app.domain.errors import NotFound, ValidationError
-from app.domain.feedback import add_feedback, may_decide, record_outcome, recycle, respond
-from app.domain.handoff import handoff_events
+from app.domain.handoff.feedback import add_feedback, may_decide, record_outcome, recycle, respond
+from app.domain.handoff.hand_off import handoff_events
 from app.extensions import db_session, services
 from app.models import Feedback, Handoff, HandoffStatus, Role, User
 

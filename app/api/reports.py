@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from app.domain.bounces import process_report
+from app.domain.engagement.bounces import process_report
 from app.extensions import db_session, services
 
 from . import bp

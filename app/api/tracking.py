@@ -5,14 +5,15 @@ from flask import Response, jsonify, request
 from sqlalchemy import select
 
 from app import MAX_ROW_ID
-from app.domain import forms, ingest
-from app.domain.consent import apply_consent, consent_json, parse_consent
-from app.domain.contacts import find_contact, normalise_email
+from app.domain.engagement import forms
+from app.domain.engagement import buffer as ingest
+from app.domain.contacts.consent import apply_consent, consent_json, parse_consent
+from app.domain.contacts.records import find_contact, normalise_email
 from app.domain.errors import NotFound, ValidationError
-from app.domain.privacy import erase_contact, export_contact
-from app.domain.qr import FORMATS, create_qr, draw, find_qr
-from app.domain.site import MAX_VIEWS_PER_BEACON
-from app.domain.tracking import CONTACT
+from app.domain.contacts.privacy import erase_contact, export_contact
+from app.domain.engagement.qr import FORMATS, create_qr, draw, find_qr
+from app.domain.engagement.site import MAX_VIEWS_PER_BEACON
+from app.domain.messages.links import CONTACT
 from app.extensions import db_session, services
 from app.models import Campaign, Contact
 

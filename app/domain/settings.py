@@ -39,7 +39,7 @@ def get_setting(session: Session, key: str) -> dict[str, Any]:
 
 def put_setting(session: Session, key: str, value: dict[str, Any], now: datetime) -> bool:
     """Store a setting; returns whether it changed."""
-    session.info.pop("agreement", None)  # the cached agreement (app.domain.agreement) is stale now
+    session.info.pop("agreement", None)  # the cached agreement (app.domain.qualification.agreement) is stale now
     row = session.get(Setting, key)
     if row is None:
         session.add(Setting(key=key, value=value, updated_at=now))

@@ -15,8 +15,8 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from app.domain import ingest
-from app.domain.tracking import CLICK, HONEYPOT_LINK, OPEN, QR
+from app.domain.engagement import buffer as ingest
+from app.domain.messages.links import CLICK, HONEYPOT_LINK, OPEN, QR
 
 from .resp import FastPipeline
 
@@ -102,7 +102,7 @@ class TrackingMiddleware:
         verified = self.tokens.verify(QR, token) if method in ("GET", "HEAD") else None
         if verified is None:
             return self._invalid(environ, start_response)
-        from app.domain.engagement import qr_destination
+        from app.domain.engagement.destinations import qr_destination
 
         hit = self._hit(ingest.QR_SCAN, verified[0], environ)
         target = self._destination(LINK_CACHE + "qr:" + verified[0], "0", [hit],
@@ -126,7 +126,7 @@ class TrackingMiddleware:
 
     def collect(self, environ, start_response):
         """Page views from the snippet: a batched beacon, answered 204 whatever it held."""
-        from app.domain.site import parse_beacon
+        from app.domain.engagement.site import parse_beacon
 
         try:
             length = min(int(environ.get("CONTENT_LENGTH") or 0), 64 * 1024 + 1)
@@ -206,7 +206,7 @@ class TrackingMiddleware:
 
     def _spool(self, hits: list[str], exc: Exception) -> None:
         """Redis is unreachable: write straight to the database; failing that, log the hits whole."""
-        from app.domain.hits import write_batch
+        from app.domain.engagement.recording import write_batch
 
         log.warning("Redis unavailable for tracking (%s); writing %d hit(s) directly", exc, len(hits))
         try:
@@ -231,7 +231,7 @@ class TrackingMiddleware:
         return self.app(environ, start_response)
 
     def _click_from_db(self, session, public_id: str, link: int) -> str | None:
-        from app.domain.engagement import click_destination
+        from app.domain.engagement.destinations import click_destination
 
         return click_destination(self.services, session, public_id, link)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import jsonify, make_response, redirect, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.domain import forms
+from app.domain.engagement import forms
 from app.domain.errors import ValidationError
-from app.domain.site import on_site, site_domains
+from app.domain.engagement.site import on_site, site_domains
 from app.extensions import db_session, services
 
 from . import bp

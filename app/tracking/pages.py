@@ -5,9 +5,10 @@ from urllib.parse import quote
 
 from flask import Response, render_template, request
 
-from app.domain import engagement, preferences
-from app.domain.forwarding import record_forward, web_version
-from app.domain.tracking import UNSUBSCRIBE
+from app.domain.engagement import destinations as engagement
+from app.domain.campaigns import preferences
+from app.domain.engagement.forwarding import record_forward, web_version
+from app.domain.messages.links import UNSUBSCRIBE
 from app.extensions import db_session, services
 
 from . import bp

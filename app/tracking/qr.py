@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, redirect, render_template, request, url_for
 
 from app.domain.errors import NotFound, ValidationError
-from app.domain.qr import FORMATS, create_qr, draw, find_qr
+from app.domain.engagement.qr import FORMATS, create_qr, draw, find_qr
 from app.extensions import db_session, services
 from app.models import Campaign
 from app.models.event import QrCode
@@ -14,7 +14,7 @@ from . import marketing
 
 
 def _campaign_links(session, campaign: Campaign) -> list[str]:
-    from app.domain.composing import compiled_version
+    from app.domain.messages.composing import compiled_version
 
     links: list[str] = []
     for step in campaign.steps:

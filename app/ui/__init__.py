@@ -7,8 +7,8 @@ from flask import Blueprint, Flask
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
-from app.domain.rules import describe
-from app.domain.scheduling import format_delay
+from app.domain.contacts.rules import describe
+from app.domain.campaigns.scheduling import format_delay
 from app.extensions import db_session, services
 from app.models import User
 

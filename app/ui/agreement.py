@@ -10,11 +10,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.domain.agreement import (AgreementError, agreement_data, apply_agreement, merged_with_current,
+from app.domain.qualification.agreement import (AgreementError, agreement_data, apply_agreement, merged_with_current,
                                   proposed_agreement)
-from app.domain.assignment import assigned_this_week
-from app.domain.reports import criteria_evidence
-from app.domain.whatif import replay, suggest
+from app.domain.handoff.assignment import assigned_this_week
+from app.domain.qualification.reports import criteria_evidence
+from app.domain.qualification.whatif import replay, suggest
 from app.extensions import db_session, services
 from app.models import Role, User
 

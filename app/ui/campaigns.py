@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from app.domain.contacts import rule_fields
-from app.domain.composing import compiled_version
+from app.domain.contacts.records import rule_fields
+from app.domain.messages.composing import compiled_version
 from app.domain.errors import ValidationError
-from app.domain.proofs import send_proof
-from app.domain.rendering import TemplateError, merge_context, personal_links, render
+from app.domain.sending.proofs import send_proof
+from app.domain.messages.rendering import TemplateError, merge_context, personal_links, render
 from app.extensions import db_session, services
 from app.models import Campaign, Contact, Step
 

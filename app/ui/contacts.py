@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.domain.handoff import timeline
+from app.domain.handoff.hand_off import timeline
 from app.extensions import db_session, services
 from app.models import Contact, Note, Stage
 

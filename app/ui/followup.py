@@ -1,5 +1,5 @@
 """After the decision: a lead's follow-up page (outcome, later rating, recycling, its audit trail) and
-the monthly lead review per rep. Thin: parse the form, call app.domain.feedback / reviews, render."""
+the monthly lead review per rep. Thin: parse the form, call app.domain.handoff.feedback / reviews, render."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -7,9 +7,9 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.domain.errors import Conflict, ValidationError
-from app.domain.feedback import add_feedback, may_decide, reasons_config, record_outcome, recyclable, recycle
-from app.domain.handoff import handoff_events
-from app.domain.reviews import month_review, parse_month, previous_month, review_months
+from app.domain.handoff.feedback import add_feedback, may_decide, reasons_config, record_outcome, recyclable, recycle
+from app.domain.handoff.hand_off import handoff_events
+from app.domain.handoff.reviews import month_review, parse_month, previous_month, review_months
 from app.extensions import db_session, services
 from app.models import Feedback, Handoff, Role, User, WebhookDelivery
 

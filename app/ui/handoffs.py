@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from app.domain.errors import Conflict, ValidationError
-from app.domain.feedback import reasons_config, respond
+from app.domain.handoff.feedback import reasons_config, respond
 from app.extensions import db_session, services
 from app.models import Handoff, HandoffStatus
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from app.domain.operations import delivery_status
+from app.domain.sending.operations import delivery_status
 from app.extensions import db_session, services
 
 from .access import ADMIN, roles_required

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from app.domain import rules
+from app.domain.contacts import rules
 from app.models import (Campaign, Contact, Enrollment, EnrollmentStatus, Event, EventType, Feedback, Handoff,
                         Message, MessageStatus, Note, OutboxEmail, Persona, Stage, StageTransition, User)
 

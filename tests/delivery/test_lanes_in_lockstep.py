@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.domain import send_journal
-from app.domain.delivery import send_batch
+from app.domain.sending import journal as send_journal
+from app.domain.sending.delivery import send_batch
 from app.mail import ConnectionLost
 from app.models import Message
 
@@ -19,8 +19,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def services(smtp_app, monkeypatch):  # two connections per job (see smtp_app)
-    from app.domain import composing
-    from app.domain.rendering import RenderedEmail
+    from app.domain.messages import composing
+    from app.domain.messages.rendering import RenderedEmail
 
     monkeypatch.setattr(composing, "render_handoff_notice",
                         lambda services, message: RenderedEmail(subject="Hello", html="<p>Hi</p>", text="Hi"))

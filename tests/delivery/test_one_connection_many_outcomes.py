@@ -7,7 +7,7 @@ import pytest
 
 from app import create_app
 from app.config import load_config
-from app.domain.delivery import send_batch
+from app.domain.sending.delivery import send_batch
 from app.models import Base, Message, SendLane
 
 from .conftest import owe_notices
@@ -15,8 +15,8 @@ from .conftest import owe_notices
 
 @pytest.fixture
 def one_lane(tmp_path, clock, scripted_smtp, monkeypatch):
-    from app.domain import composing
-    from app.domain.rendering import RenderedEmail
+    from app.domain.messages import composing
+    from app.domain.messages.rendering import RenderedEmail
 
     monkeypatch.setattr(composing, "render_handoff_notice",
                         lambda services, message: RenderedEmail(subject="Hello", html="<p>Hi</p>", text="Hi"))

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.domain.delivery import send_batch
+from app.domain.sending.delivery import send_batch
 from app.mail import ConnectionLost
 from app.models import Alert, Contact, DomainThrottle, Message
 
@@ -29,8 +29,8 @@ def owe(services, clock):
 @pytest.fixture(autouse=True)
 def _plain_notice(monkeypatch):
     """These tests exercise SMTP answers, not layouts: give notices a fixed body."""
-    from app.domain import composing
-    from app.domain.rendering import RenderedEmail
+    from app.domain.messages import composing
+    from app.domain.messages.rendering import RenderedEmail
 
     monkeypatch.setattr(composing, "render_handoff_notice",
                         lambda services, message: RenderedEmail(subject="Hello", html="<p>Hi</p>", text="Hi"))
@@ -136,7 +136,7 @@ def test_connections_to_the_relay_are_capped_across_workers(services, owe, clock
     """With every slot held elsewhere, a job sends nothing and leaves its messages owed for later."""
     import time
 
-    from app.domain.relay_slots import relay_slot
+    from app.domain.sending.relay_slots import relay_slot
 
     ids = owe("x@example.org")
     smtp = services.config.smtp

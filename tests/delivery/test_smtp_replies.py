@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.smtp_replies import BLOCK, BOUNCE, FAIL, RETRY, THROTTLE, classify
+from app.domain.sending.smtp_replies import BLOCK, BOUNCE, FAIL, RETRY, THROTTLE, classify
 
 
 @pytest.mark.parametrize("code, text, action", [

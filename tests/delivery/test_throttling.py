@@ -6,9 +6,9 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.delivery import send_batch
+from app.domain.sending.delivery import send_batch
 from app.domain.settings import put_setting
-from app.domain.throttling import DEFAULT_WARMUP, warmup_cap
+from app.domain.sending.throttling import DEFAULT_WARMUP, warmup_cap
 
 from .test_smtp_outcomes import owe, services, statuses, _plain_notice  # noqa: F401  (shared fixtures)
 

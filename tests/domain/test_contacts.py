@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from app.domain.contacts import ALLOWED, normalise_email, parse_contact, parse_timeline
+from app.domain.contacts.records import ALLOWED, normalise_email, parse_contact, parse_timeline
 from app.domain.errors import ValidationError
 
 FAST = settings(max_examples=150, deadline=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from app.domain.rules import CONTACT_FIELDS, OPERATORS, describe, evaluate, validate
+from app.domain.contacts.rules import CONTACT_FIELDS, OPERATORS, describe, evaluate, validate
 
 CONTACT = {
     "email": "ada@acme.example", "email_domain": "acme.example", "first_name": "Ada", "last_name": "Lovelace",

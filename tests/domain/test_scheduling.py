@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from zoneinfo import ZoneInfo
 
 from app.domain.errors import ValidationError
-from app.domain.scheduling import (DAYS, MAX_DELAY, due_at, format_delay, next_opening, parse_delay,
+from app.domain.campaigns.scheduling import (DAYS, MAX_DELAY, due_at, format_delay, next_opening, parse_delay,
                                    validate_window, zone)
 
 UTC = timezone.utc
@@ -299,7 +299,7 @@ def test_holidays_push_the_opening_to_the_next_working_day():
     """A step due on Christmas Eve evening waits past the listed holidays to the next open weekday."""
     from datetime import datetime, timezone
 
-    from app.domain.scheduling import next_opening, validate_window, zone
+    from app.domain.campaigns.scheduling import next_opening, validate_window, zone
 
     window = validate_window({"start": "09:00", "end": "17:00", "days": ["mon", "tue", "wed", "thu", "fri"],
                               "holidays": ["2026-12-25", "2026-12-28", "2026-12-29"]})
@@ -313,7 +313,7 @@ def test_bad_holidays_are_refused():
     import pytest
 
     from app.domain.errors import ValidationError
-    from app.domain.scheduling import validate_window
+    from app.domain.campaigns.scheduling import validate_window
 
     with pytest.raises(ValidationError) as raised:
         validate_window({"start": "09:00", "end": "17:00", "holidays": ["Christmas"]})

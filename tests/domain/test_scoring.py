@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from app.domain.scoring import (Criterion, Rule, ScoredEvent, compute_fit, compute_score, fast_track_reason,
+from app.domain.qualification.scoring import (Criterion, Rule, ScoredEvent, compute_fit, compute_score, fast_track_reason,
                                 grade_for, qualification_reason)
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)

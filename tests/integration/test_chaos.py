@@ -24,7 +24,7 @@ from sqlalchemy import func, insert, literal, select, update
 from app import create_app
 from app.config import load_config
 from app.db import upgrade
-from app.domain.campaign_sync import sync_directory
+from app.domain.campaigns.sync import sync_directory
 from app.models import Campaign, Contact, Enrollment, Message, MessageStatus
 from tests.conftest import require
 from workers.scheduler import tick

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.domain.campaign_sync import sync_directory
+from app.domain.campaigns.sync import sync_directory
 from app.models import Message
 from tests.conftest import ROOT
 from tests.loop_steps import run_whole_loop
@@ -24,7 +24,7 @@ def test_contact_to_handoff_on_postgres_redis_and_smtp(prod_app, prod_clock, smt
         session.commit()
 
         from app.api.auth import create_api_key
-        from app.domain.users import create_user
+        from app.domain.contacts.users import create_user
 
         key = create_api_key(session, "it", prod_clock.now())
         session.commit()

@@ -12,11 +12,11 @@ from app import create_app
 from app.clock import MovableClock
 from app.config import load_config
 from app.db import upgrade
-from app.domain.campaign_sync import sync_directory
-from app.domain.contacts import upsert_contact
-from app.domain.enrollment import plan_due_messages
-from app.domain.lifecycle import move_stage
-from app.domain.scheduling import due_at, zone
+from app.domain.campaigns.sync import sync_directory
+from app.domain.engagement.arrivals import upsert_contact
+from app.domain.campaigns.enrollment import plan_due_messages
+from app.domain.contacts.lifecycle import move_stage
+from app.domain.campaigns.scheduling import due_at, zone
 from app.models import Contact, Enrollment, Message, Stage, Step
 from tests.conftest import ROOT
 from workers.scheduler import tick

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from app import create_app
 from app.config import load_config
 from app.db import upgrade
-from app.domain.campaign_sync import sync_directory
-from app.domain.contacts import upsert_contact
+from app.domain.campaigns.sync import sync_directory
+from app.domain.engagement.arrivals import upsert_contact
 from app.models import Enrollment, Message
 from tests.conftest import ROOT
 from workers.scheduler import tick

@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from app.domain.campaign_sync import sync_directory
-from app.domain.handoff import hand_off
-from app.domain.users import create_user
+from app.domain.campaigns.sync import sync_directory
+from app.domain.handoff.hand_off import hand_off
+from app.domain.contacts.users import create_user
 from app.models import Contact, Handoff
 from tests.conftest import ROOT
 

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from app.api.auth import create_api_key
-from app.domain.campaign_sync import sync_directory
-from app.domain.contacts import rule_fields
-from app.domain.qualification import contact_events, load_agreement, score_values
-from app.domain.users import create_user
+from app.domain.campaigns.sync import sync_directory
+from app.domain.contacts.records import rule_fields
+from app.domain.qualification.qualify import contact_events, load_agreement, score_values
+from app.domain.contacts.users import create_user
 from app.models import Contact, Handoff
 from tests.conftest import ROOT
 from tests.loop_steps import PRIYA
@@ -92,8 +92,8 @@ def test_concurrent_batches_over_the_same_contacts_neither_deadlock_nor_lose_poi
     import random
     import threading
 
-    from app.domain.event_batches import record_events
-    from app.domain.events import record_event
+    from app.domain.engagement.batches import record_events
+    from app.domain.engagement.events import record_event
 
     services = prod_app.extensions["nurture"]
     now = prod_clock.now()

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.domain.agreement import agreement_data, apply_agreement
-from app.domain.campaign_sync import sync_directory
-from app.domain.contacts import rule_fields
-from app.domain.periodic import enqueue_rescore
-from app.domain.qualification import contact_events, load_agreement, score_values
+from app.domain.qualification.agreement import agreement_data, apply_agreement
+from app.domain.campaigns.sync import sync_directory
+from app.domain.contacts.records import rule_fields
+from app.domain.handoff.periodic import enqueue_rescore
+from app.domain.qualification.qualify import contact_events, load_agreement, score_values
 from app.models import Contact, Event
 from tests.conftest import ROOT
 

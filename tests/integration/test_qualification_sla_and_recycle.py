@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.api.auth import create_api_key
-from app.domain.campaign_sync import sync_directory
-from app.domain.users import create_user
+from app.domain.campaigns.sync import sync_directory
+from app.domain.contacts.users import create_user
 from app.models import Enrollment, EnrollmentStatus, Handoff, Message, MessageKind, StageTransition
 from tests.conftest import ROOT
 from tests.loop_steps import PRIYA

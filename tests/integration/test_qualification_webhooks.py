@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from app.domain.campaign_sync import sync_directory
-from app.domain.contacts import upsert_contact
-from app.domain.events import record_event
-from app.domain.users import create_user
-from app.domain.webhooks import SIGNATURE_HEADER, configure, verify
+from app.domain.campaigns.sync import sync_directory
+from app.domain.engagement.arrivals import upsert_contact
+from app.domain.engagement.events import record_event
+from app.domain.contacts.users import create_user
+from app.domain.handoff.webhooks import SIGNATURE_HEADER, configure, verify
 from app.models import WebhookDelivery
 from tests.conftest import ROOT
 from tests.qualification.conftest import ENGINEER

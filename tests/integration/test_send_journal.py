@@ -13,8 +13,8 @@ from app import create_app
 from app.clock import MovableClock, utcnow
 from app.config import load_config
 from app.db import upgrade
-from app.domain.delivery import claim, new_claim_id, sweep
-from app.domain.send_journal import Journal, open_lanes
+from app.domain.sending.delivery import claim, new_claim_id, sweep
+from app.domain.sending.journal import Journal, open_lanes
 from app.models import Contact, Event, Message, MessageKind, MessageStatus, SendLane
 
 pytestmark = pytest.mark.integration
@@ -154,7 +154,7 @@ def test_a_lane_settled_by_the_sweeper_stops_and_keeps_the_sweepers_record(servi
 
 
 def test_operators_see_each_connection_at_work_and_a_stalled_one(services):
-    from app.domain.operations import delivery_status
+    from app.domain.sending.operations import delivery_status
 
     lane_id, claim_id, ids = owe_and_open_lane(services, 5)
     journal = Journal(services, claim_id, {lane_id: ids})
@@ -207,8 +207,8 @@ def test_a_lane_taken_over_cannot_write_an_outcome_over_the_next_job(services):
     """A worker hangs past its lane's lease; the sweeper settles the lane and another job claims the
     messages again. When the hung worker wakes with an outcome (say a 5xx for its message), the
     write finds the message under another claim and changes nothing."""
-    from app.domain.delivery import _Job
-    from app.domain.outgoing import load_message
+    from app.domain.sending.delivery import _Job
+    from app.domain.sending.outgoing import load_message
 
     lane_id, claim_id, ids = owe_and_open_lane(services, 2)
     stale = Journal(services, claim_id, {lane_id: ids})

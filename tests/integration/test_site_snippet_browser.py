@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from app.domain import ingest
-from app.domain.site import set_site_domains
+from app.domain.engagement import buffer as ingest
+from app.domain.engagement.site import set_site_domains
 from app.models import Contact, Event
 from tests.conftest import chromium
 

@@ -18,10 +18,10 @@ from sqlalchemy.orm import sessionmaker
 from app import create_app
 from app.config import load_config
 from app.db import upgrade
-from app.domain import ingest
-from app.domain.campaign_sync import sync_directory
-from app.domain.contacts import upsert_contact
-from app.domain.hits import write_batch
+from app.domain.engagement import buffer as ingest
+from app.domain.campaigns.sync import sync_directory
+from app.domain.engagement.arrivals import upsert_contact
+from app.domain.engagement.recording import write_batch
 from app.models import Campaign, Event, Message, Step
 from tests.conftest import ROOT
 from tests.loop_steps import BROWSER_UA

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.domain.contacts import upsert_contact
-from app.domain.events import record_event
+from app.domain.engagement.arrivals import upsert_contact
+from app.domain.engagement.events import record_event
 from app.models import Contact, Handoff
 
 SITE = "https://www.brightline.example"

@@ -8,10 +8,10 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from app.domain.agreement import agreement_data, apply_agreement, proposed_agreement, validate_agreement
-from app.domain.campaign_sync import SyncError, sync_directory
-from app.domain.profile import region_of, seniority_of
-from app.domain.scoring import Criterion, compute_fit
+from app.domain.qualification.agreement import agreement_data, apply_agreement, proposed_agreement, validate_agreement
+from app.domain.campaigns.sync import SyncError, sync_directory
+from app.domain.contacts.profile import region_of, seniority_of
+from app.domain.qualification.scoring import Criterion, compute_fit
 from app.models import FitCriterion, ScoringRule
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,7 +164,7 @@ def test_free_mail_and_competitor_rules_score_live_contacts(contact):
 
 def test_saving_part_of_the_agreement_keeps_the_rest(synced, clock):
     """A document naming only min_score leaves grades, SLA and rules as they were."""
-    from app.domain.agreement import merged_with_current
+    from app.domain.qualification.agreement import merged_with_current
 
     apply_agreement(synced, with_("qualification.sla_hours", 12), clock.now())
     apply_agreement(synced, merged_with_current(synced, {"qualification": {"min_score": 130}}), clock.now())

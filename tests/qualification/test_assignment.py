@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.domain.assignment import in_territory, territory_problems, week_start
-from app.domain.handoff import release_queued
+from app.domain.handoff.assignment import in_territory, territory_problems, week_start
+from app.domain.handoff.hand_off import release_queued
 from app.models import Contact, Handoff, HandoffEvent
 
 from .conftest import reload

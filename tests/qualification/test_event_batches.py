@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.domain.event_batches import record_events, resolve_contacts
+from app.domain.engagement.batches import record_events, resolve_contacts
 from app.models import Enrollment, Event, Handoff, Message, MessageKind
 
 from .conftest import SITE, reload

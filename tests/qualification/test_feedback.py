@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.domain.errors import Conflict, ValidationError
-from app.domain.feedback import add_feedback, record_outcome, recycle, respond
+from app.domain.handoff.feedback import add_feedback, record_outcome, recycle, respond
 from app.domain.settings import put_setting
 from app.models import Enrollment, Feedback, HandoffEvent, Message, MessageKind, StageTransition
 from workers.scheduler import tick

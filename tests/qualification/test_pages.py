@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.domain.feedback import respond
+from app.domain.handoff.feedback import respond
 from app.models import FitCriterion, Handoff
 
 from .conftest import page, reload, words

@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.domain.agreement import agreement_data, proposed_agreement
-from app.domain.feedback import record_outcome, respond
-from app.domain.reports import Fact, Stats, band_labels, criteria_evidence, verdict
-from app.domain.whatif import replay, suggest, suggest_threshold
+from app.domain.qualification.agreement import agreement_data, proposed_agreement
+from app.domain.handoff.feedback import record_outcome, respond
+from app.domain.qualification.reports import Fact, Stats, band_labels, criteria_evidence, verdict
+from app.domain.qualification.whatif import replay, suggest, suggest_threshold
 from app.models import FitCriterion
 
 from .conftest import SITE

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from app.cli import main
-from app.domain.agreement import agreement_data, apply_agreement
-from app.domain.qualification import rescore
-from app.domain.rescoring import fingerprint, rescore_all, rescore_due
+from app.domain.qualification.agreement import agreement_data, apply_agreement
+from app.domain.qualification.qualify import rescore
+from app.domain.qualification.rescoring import fingerprint, rescore_all, rescore_due
 from app.models import Contact, Handoff
 from tests.conftest import ROOT
 

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from app.domain.errors import ValidationError
-from app.domain.feedback import respond
-from app.domain.reviews import month_bounds, month_review, owe_reviews, parse_month, previous_month
+from app.domain.handoff.feedback import respond
+from app.domain.handoff.reviews import month_bounds, month_review, owe_reviews, parse_month, previous_month
 from app.models import Message
 from workers.scheduler import tick
 

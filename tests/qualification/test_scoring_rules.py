@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, settings, strategies as st
 
-from app.domain.scoring import Rule, ScoredEvent, ScoreWalker, compute_score, fast_track_reason
+from app.domain.qualification.scoring import Rule, ScoredEvent, ScoreWalker, compute_score, fast_track_reason
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
 SITE = "https://www.brightline.example"

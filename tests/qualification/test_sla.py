@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.domain.settings import put_setting
-from app.domain.sla import enforce_sla
+from app.domain.handoff.sla import enforce_sla
 from app.models import HandoffEvent, Message, StageTransition
 from workers.scheduler import tick
 
@@ -96,7 +96,7 @@ def test_reassign_falls_back_to_escalation_when_nobody_else_can_take_it(rep, lea
 
 def test_answered_leads_are_never_escalated(rep, lead, synced, clock):
     """A lead accepted in time stays accepted after its respond-by moment."""
-    from app.domain.feedback import respond
+    from app.domain.handoff.feedback import respond
 
     alex = rep("alex")
     handoff = lead("priya@acme.example")

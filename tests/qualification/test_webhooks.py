@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from app.domain.errors import ValidationError
-from app.domain.feedback import respond
-from app.domain.webhooks import (MAX_ATTEMPTS, SIGNATURE_HEADER, WebhookError, backoff, configure, deliver,
+from app.domain.handoff.feedback import respond
+from app.domain.handoff.webhooks import (MAX_ATTEMPTS, SIGNATURE_HEADER, WebhookError, backoff, configure, deliver,
                                  due_deliveries, sign, verify)
 from app.models import WebhookDelivery
 from workers.scheduler import tick

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain.campaign_files import load_library
-from app.domain.composing import _one_line, build_mime, compiled_version, contact_context, render_message, sender_address
-from app.domain.mime import multipart_alternative, subject_header
-from app.domain.rendering import personal_links, render, render_plainly
-from app.domain.tracking import with_honeypot
+from app.domain.campaigns.files import load_library
+from app.domain.messages.composing import _one_line, build_mime, compiled_version, contact_context, render_message, sender_address
+from app.domain.messages.mime import multipart_alternative, subject_header
+from app.domain.messages.rendering import personal_links, render, render_plainly
+from app.domain.messages.links import with_honeypot
 from tests.conftest import ROOT
 
 NOW = datetime(2026, 3, 2, 9, 0, 41, 123456, tzinfo=timezone.utc)
@@ -30,7 +30,7 @@ and [our specs](https://www.brightline.example/specs).
 
 def _services(**env):
     from app.config import load_config
-    from app.domain.tracking import Tokens
+    from app.domain.messages.links import Tokens
 
     config = load_config({"NURTURE_FROM": "Brightline <hello@brightline.example>", "NURTURE_SECRET_KEY": "k",
                           "NURTURE_INSTANCE_PATH": "/tmp", **env})

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.domain.composing import build_mime
-from app.domain.rendering import compile_step, merge_context, render
+from app.domain.messages.composing import build_mime
+from app.domain.messages.rendering import compile_step, merge_context, render
 from tests.conftest import ROOT
 
 TEMPLATES = str(ROOT / "templates")
@@ -63,7 +63,7 @@ def test_sandbox_blocks_unsafe_template_code():
     """Author templates run in a sandbox: reaching Python internals fails at render, not silently."""
     import pytest
 
-    from app.domain.rendering import TemplateError
+    from app.domain.messages.rendering import TemplateError
 
     with pytest.raises(TemplateError):
         rendered(merge_context({}, None, None), body="{{ contact.__class__.__mro__[1].__subclasses__() }}")
@@ -78,7 +78,7 @@ def test_without_a_pixel_url_the_pixel_is_removed():
 
 def _services(**env):
     from app.config import load_config
-    from app.domain.tracking import Tokens
+    from app.domain.messages.links import Tokens
 
     config = load_config({"NURTURE_FROM": "Brightline <hello@brightline.example>", "NURTURE_SECRET_KEY": "k",
                           "NURTURE_INSTANCE_PATH": "/tmp", **env})
@@ -90,7 +90,7 @@ def _message(subject, to="ana@example.org", name=None, services=None, html="<p>x
                               campaign=SimpleNamespace(from_name=name))
     from datetime import datetime, timezone
 
-    from app.domain.rendering import RenderedEmail
+    from app.domain.messages.rendering import RenderedEmail
 
     return build_mime(services or _services(), message, RenderedEmail(subject=subject, html=html, text=text),
                       datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
@@ -154,7 +154,7 @@ def test_a_proof_is_sent_merged_for_a_contact_and_records_nothing(synced, servic
     """A test send reaches the marketer, merged as the chosen contact, with real links and no tracking."""
     from sqlalchemy import select
 
-    from app.domain.proofs import send_proof
+    from app.domain.sending.proofs import send_proof
     from app.models import Contact, Event, Step
     from tests.loop_steps import PRIYA, parse, parts
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.tracking import HONEYPOT_LINK, classify
+from app.domain.messages.links import HONEYPOT_LINK, classify
 
 from .fixtures.user_agents import MACHINES, PEOPLE
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.domain.site import set_site_domains
+from app.domain.engagement.site import set_site_domains
 from app.models import Contact
 from tests.loop_steps import parse
 from workers.scheduler import tick
@@ -133,7 +133,7 @@ def test_the_limit_slides_across_the_minute_boundary():
     A minute after the burst the visitor may submit again."""
     import fakeredis
 
-    from app.domain.forms import allowed
+    from app.domain.engagement.forms import allowed
 
     redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     at = lambda t: (lambda: t)  # noqa: E731

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 
-from app.domain import ingest
-from app.domain.hits import write_batch
+from app.domain.engagement import buffer as ingest
+from app.domain.engagement.recording import write_batch
 from app.models import Contact, Event
 from tests.loop_steps import BROWSER_UA, parts, tracking_paths
 
@@ -105,7 +105,7 @@ def test_a_hit_that_fails_on_its_own_is_kept_aside_and_the_rest_written(sent, se
     public_id = sent[0]["Message-ID"].strip("<>").split("@")[0]
     good = [ingest.encode(ingest.OPEN, public_id, at=clock.now().timestamp(), user_agent=BROWSER_UA) for _ in range(2)]
     bad = ingest.encode(ingest.OPEN, public_id, at=clock.now().timestamp(), user_agent="poison")
-    from app.domain import hits as hits_module
+    from app.domain.engagement import recording as hits_module
 
     real = hits_module._rows
 

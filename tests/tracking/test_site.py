@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from app.domain.site import set_site_domains, with_contact_token
+from app.domain.engagement.site import set_site_domains, with_contact_token
 from tests.loop_steps import BROWSER_UA, parts, tracking_paths
 
 

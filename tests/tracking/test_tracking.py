@@ -158,7 +158,7 @@ def test_pixel_answers_even_for_a_forged_token(client, session):
 
 def test_tokens_round_trip_and_reject_any_single_change():
     """A token verifies only for its own purpose and fails after any one-character change."""
-    from app.domain.tracking import Tokens
+    from app.domain.messages.links import Tokens
 
     tokens = Tokens("secret", "https://n.test")
     public_id = "0f" * 16

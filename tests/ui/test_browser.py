@@ -10,9 +10,9 @@ from sqlalchemy import select
 from app import create_app
 from app.clock import MovableClock
 from app.config import load_config
-from app.domain.campaign_sync import sync_directory
-from app.domain.demo import DEMO_PASSWORD, load_demo
-from app.domain.events import record_event
+from app.domain.campaigns.sync import sync_directory
+from app.cli.demo import DEMO_PASSWORD, load_demo
+from app.domain.engagement.events import record_event
 from app.models import Base, Contact, Handoff
 from tests.conftest import ROOT, chromium
 from workers.embedded import drain

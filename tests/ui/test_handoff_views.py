@@ -53,7 +53,7 @@ def test_rejecting_needs_a_reason_and_then_records_it(client, people, login, han
 
 def test_the_decision_form_offers_the_agreed_reasons(client, people, login, handoff, session, synced, clock):
     """The checkboxes are the agreement's lists, as edited; an accepted lead keeps its accept reasons."""
-    from app.domain.agreement import apply_agreement, merged_with_current
+    from app.domain.qualification.agreement import apply_agreement, merged_with_current
 
     apply_agreement(synced, merged_with_current(synced, {"feedback": {
         "reject_reasons": ["wrong plant", "no budget"], "accept_reasons": ["retrofit planned"],

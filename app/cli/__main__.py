@@ -1,0 +1,4 @@
+"""`python -m app.cli …`: the same commands as `nurture …`."""
+from app.cli import main
+
+main()

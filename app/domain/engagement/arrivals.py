@@ -1,0 +1,28 @@
+"""A contact arrives or changes (API, form, import, event, demo): its record is stored, its consent
+recorded, its persona matched (entering that persona's drips), and it is scored and qualified, which
+may hand it off to sales."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+from sqlalchemy.orm import Session
+
+from app.models import Contact
+
+from app.domain.campaigns.enrollment import apply_consent
+from app.domain.campaigns.personas import assign_persona
+from app.domain.contacts.records import parse_contact, store_contact
+from app.domain.handoff.hand_off import refresh_contact
+
+
+def upsert_contact(session: Session, data: Mapping[str, Any], *, now: datetime, actor: str = "api") -> tuple[Contact, bool]:
+    """Create or update by email, then re-match persona, enrol and re-qualify. Returns (contact, created)."""
+    values = parse_contact(data)
+    consent = values.pop("consent", None)
+    contact, created = store_contact(session, values, now=now)
+    apply_consent(session, contact, consent or {}, now=now, source=values.get("source") or actor, actor=actor,
+                  created=created)
+    assign_persona(session, contact, now=now, actor=actor)
+    refresh_contact(session, contact, now=now)
+    return contact, created

@@ -1,0 +1,74 @@
+"""The agreement's periodic work, run by every scheduler tick: SLA expiry, the handoff queue, the
+monthly lead reviews, owed CRM webhooks, and re-scoring when the agreement changed (or daily, as
+points decay). Each part runs in its own transaction; one failing never blocks the others."""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from sqlalchemy.orm import Session
+
+from app.domain.handoff.hand_off import release_queued
+from app.domain.qualification.rescoring import id_ranges, mark_rescored, rescore_due
+from app.domain.handoff.reviews import owe_reviews
+from app.domain.handoff.sla import enforce_sla
+from app.domain.handoff.webhooks import due_deliveries
+
+log = logging.getLogger(__name__)
+WEBHOOK_JOB = "workers.jobs.deliver_webhook"
+RESCORE_JOB = "workers.jobs.rescore_contacts"
+RESCORE_RANGE = 5000
+
+
+def _part(services, name: str, work: Callable[[Session], object], results: dict) -> None:
+    try:
+        with services.sessions() as session:
+            results[name] = work(session)
+            session.commit()
+    except Exception:  # isolated: the next tick retries this part
+        log.exception("periodic %s failed", name)
+        results[name] = "error"
+
+
+def qualification_tick(services) -> dict:
+    now = services.now()
+    results: dict = {}
+    _part(services, "sla", lambda s: enforce_sla(s, now=now), results)
+    _part(services, "released", lambda s: release_queued(s, now=now), results)
+    _part(services, "reviews", lambda s: owe_reviews(s, now=now), results)
+    _part(services, "webhooks", lambda s: due_deliveries(s, now=now), results)
+    if isinstance(results.get("webhooks"), list):
+        results["webhooks"] = enqueue_webhooks(services, results["webhooks"])
+    _part(services, "rescore", lambda s: schedule_rescore(services, s), results)
+    return results
+
+
+def enqueue_webhooks(services, delivery_ids: list[int]) -> int:
+    try:
+        queue = services.queue()
+        for delivery_id in delivery_ids:
+            queue.enqueue(WEBHOOK_JOB, delivery_id, job_timeout=60, result_ttl=0, failure_ttl=7 * 86400)
+    except Exception as exc:  # Redis away: the rows are re-queued after REQUEUE_AFTER
+        log.warning("could not enqueue webhooks (%s); they will be retried", exc)
+        return 0
+    return len(delivery_ids)
+
+
+def schedule_rescore(services, session: Session) -> str | None:
+    """Fan a full re-score out as one job per range of contact ids, when one is due."""
+    why = rescore_due(session, now=services.now())
+    if why is None:
+        return None
+    mark_rescored(session, now=services.now())
+    session.commit()  # recorded first, so the next tick does not schedule it again
+    enqueue_rescore(services, session)
+    log.info("re-scoring every contact: %s", why)
+    return why
+
+
+def enqueue_rescore(services, session: Session) -> int:
+    ranges = id_ranges(session, RESCORE_RANGE)
+    queue = services.queue()
+    for first, last in ranges:
+        queue.enqueue(RESCORE_JOB, first, last, job_timeout=3600, result_ttl=0, failure_ttl=7 * 86400)
+    return len(ranges)
