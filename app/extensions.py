@@ -42,7 +42,7 @@ class Services:
         try:
             return self._tokens  # read once or more per email sent
         except AttributeError:
-            from .domain.tracking import Tokens
+            from app.domain.messages.links import Tokens
 
             self._tokens = Tokens(self.config.secret_key, self.config.base_url)
             return self._tokens
