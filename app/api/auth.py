@@ -1,30 +1,19 @@
 """API keys: shown once, stored as a SHA-256 hash, checked on every request."""
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
-from datetime import datetime
 from functools import wraps
 
 from flask import request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.domain.contacts.api_keys import create_api_key  # noqa: F401  (still imported from here)
+from app.domain.contacts.api_keys import hash_api_key as _hash
 from app.extensions import db_session
 from app.models import ApiKey
 
 from .errors import error_response
-
-
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def create_api_key(session: Session, name: str, now: datetime) -> str:
-    key = "nk_" + secrets.token_urlsafe(32)
-    session.add(ApiKey(name=name, prefix=key[:10], key_hash=_hash(key), created_at=now))
-    return key
 
 
 def find_key(session: Session, presented: str) -> ApiKey | None:
