@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Alert, DomainThrottle
 
-from app.domain.settings import get_setting
+from app.domain.errors import ValidationError
+from app.domain.settings import get_setting, put_setting
 
 DEFAULT_WARMUP = [50, 100, 200, 400, 800, 1500, 3000, 5000, 8000, 12000, 20000, 35000, 50000]
 THROTTLE_PAUSE = timedelta(minutes=5)
@@ -55,6 +56,54 @@ class Limits:
     @property
     def any(self) -> bool:
         return bool(self.per_domain) or self.warmup_start is not None
+
+
+@dataclass(frozen=True)
+class LimitsChange:
+    """A change to the "delivery" setting that Limits.load reads."""
+    rates: dict[str, int] = field(default_factory=dict)
+    warmup: dict[str, Any] | None = None
+    clear: bool = False
+
+    @classmethod
+    def parse(cls, per_domain: Iterable[str] = (), warmup_start: str | None = None,
+              warmup_daily: str | None = None, *, clear: bool = False) -> "LimitsChange":
+        """From text: DOMAIN=N items, a YYYY-MM-DD start, daily caps as "N,N,…" (read only with a start)."""
+        rates = {}
+        for item in per_domain:
+            domain, _, number = item.partition("=")
+            if not domain or not number.isdigit() or int(number) < 1:
+                raise ValidationError("per_domain", f"{item!r}: use DOMAIN=N with N ≥ 1, e.g. gmail.com=600")
+            rates[domain.strip().lower()] = int(number)
+        warmup = None
+        if warmup_start:
+            try:
+                date.fromisoformat(warmup_start)
+            except ValueError:
+                raise ValidationError("warmup_start", f"{warmup_start!r} is not a date like 2026-11-01") from None
+            warmup = {"start": warmup_start}
+            if warmup_daily:
+                parts = [p.strip() for p in warmup_daily.split(",")]
+                if not all(p.isdigit() for p in parts):
+                    raise ValidationError("warmup_daily", "use whole numbers separated by commas")
+                warmup["daily"] = [int(p) for p in parts]
+        return cls(rates=rates, warmup=warmup, clear=clear)
+
+    def applied_to(self, current: dict[str, Any]) -> dict[str, Any]:
+        """Rates are merged into those set before; a warm-up replaces the one before."""
+        changed = {} if self.clear else dict(current)
+        if self.rates:
+            changed["per_domain_per_minute"] = {**(changed.get("per_domain_per_minute") or {}), **self.rates}
+        if self.warmup:
+            changed["warmup"] = self.warmup
+        return changed
+
+
+def set_limits(session: Session, change: LimitsChange, *, now: datetime) -> dict[str, Any]:
+    """Store the changed limits; returns the setting now in force."""
+    limits = change.applied_to(get_setting(session, "delivery"))
+    put_setting(session, "delivery", limits, now)
+    return limits
 
 
 class Throttle:
