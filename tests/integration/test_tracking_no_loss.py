@@ -202,8 +202,7 @@ def test_with_redis_unreachable_hits_are_answered_and_written_straight_to_postgr
     assert (_events(services, "email_open"), _events(services, "email_click")) == (5, 5)
 
 
-def test_with_redis_and_postgres_unreachable_hits_are_logged_whole_and_replayed(app_without_redis, queued_app,
-                                                                                 caplog, monkeypatch):
+def test_with_redis_and_postgres_unreachable_hits_are_logged_whole_and_replayed(app_without_redis, queued_app, caplog):
     """Both stores away: the visitor still gets the pixel, the hit is logged whole, and
     `nurture tracking replay` queues it again once Redis is back; the drain writes it exactly once."""
     from click.testing import CliRunner
@@ -223,8 +222,7 @@ def test_with_redis_and_postgres_unreachable_hits_are_logged_whole_and_replayed(
     assert len(logged) == 3
 
     working = queued_app.extensions["nurture"]  # the same PostgreSQL database, with Redis back
-    monkeypatch.setattr("app.cli._services", lambda **_: working)
-    replayed = CliRunner().invoke(main, ["tracking", "replay"], input="\n".join(logged * 2) + "\n")
+    replayed = CliRunner().invoke(main, ["tracking", "replay"], input="\n".join(logged * 2) + "\n", obj=working)
     assert replayed.exit_code == 0 and "queued 6 hit(s)" in replayed.output  # the log read twice by mistake…
     assert ingest.drain(working).written == 3                                  # …still writes each hit once
     assert _events(working, "email_open") == 3

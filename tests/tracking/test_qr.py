@@ -80,15 +80,15 @@ def test_the_marketer_page_lists_codes_and_downloads_them(client, make_user, cam
     assert client.get(f"/campaigns/{campaign.id}/qr").status_code == 403
 
 
-def test_the_cli_writes_a_code_to_a_file(services, campaign, tmp_path, monkeypatch):
+def test_the_cli_writes_a_code_to_a_file(services, campaign, tmp_path):
     """`nurture qr create` writes an SVG or PNG for a campaign link."""
     from click.testing import CliRunner
 
     from app.cli import main
 
-    monkeypatch.setattr("app.cli._services", lambda **_: services)
     out = tmp_path / "code.png"
     result = CliRunner().invoke(main, ["qr", "create", "--campaign", campaign.slug, "--url",
-                                       "https://www.brightline.example/print", "--format", "png", "--out", str(out)])
+                                       "https://www.brightline.example/print", "--format", "png", "--out", str(out)],
+                                obj=services)
     assert result.exit_code == 0, result.output
     assert out.read_bytes().startswith(b"\x89PNG")
