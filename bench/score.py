@@ -134,13 +134,13 @@ def feed_batches(services, ids: list[int], n: int, batch: int, rnd: random.Rando
 
 
 def feed_events(services, ids: list[int], n: int, rnd: random.Random, batch: int = 100) -> None:
-    from app.domain.qualification import qualify as qualification
+    from app.domain.engagement import events as reactions  # where each event's re-score and qualification is called
     from app.domain.engagement.events import record_event
     from app.models import Contact
 
     plan = [(rnd.choice(ids), *random_event(rnd)) for _ in range(n)]
     latencies, in_refresh = [], [0.0]
-    original = qualification.refresh_contact
+    original = reactions.refresh_contact
 
     def timed_refresh(*args, **kwargs):  # the re-score and qualification part of each event
         t0 = time.perf_counter()
@@ -149,7 +149,7 @@ def feed_events(services, ids: list[int], n: int, rnd: random.Random, batch: int
         finally:
             in_refresh[0] += time.perf_counter() - t0
 
-    qualification.refresh_contact = timed_refresh
+    reactions.refresh_contact = timed_refresh
     started = time.perf_counter()
     with services.sessions() as session:
         for i, (contact_id, kind, url, ago) in enumerate(plan, 1):
@@ -162,7 +162,7 @@ def feed_events(services, ids: list[int], n: int, rnd: random.Random, batch: int
                 session.expunge_all()
         session.commit()
         elapsed = time.perf_counter() - started
-        qualification.refresh_contact = original
+        reactions.refresh_contact = original
         handoffs, queued = _handoff_counts(session)
     q = statistics.quantiles(latencies, n=100)
     print(f"events through scoring and qualification, one at a time: {n:,} events in {elapsed:.1f} s "
@@ -208,6 +208,7 @@ def change_rule_and_rescore(services, chunk: int) -> None:
     from sqlalchemy import event, func, select
 
     from app.domain.qualification.agreement import agreement_data, apply_agreement
+    from app.domain.handoff.hand_off import hand_off_by_id
     from app.domain.qualification.rescoring import rescore_all
     from app.models import Contact, Event
 
@@ -225,7 +226,7 @@ def change_rule_and_rescore(services, chunk: int) -> None:
             statements[0] += 1
 
         later = NOW + timedelta(hours=1)
-        stats = rescore_all(session, now=later, chunk=chunk)
+        stats = rescore_all(session, now=later, chunk=chunk, hand_off=hand_off_by_id)
         event.remove(services.engine, "before_cursor_execute", _count)
         changed = session.scalar(select(func.count()).select_from(Contact).where(Contact.scored_at == later))
     print(f"re-score after a rule change (Pricing page visit 25 → 30 points): {stats.contacts:,} contacts, "

@@ -192,11 +192,11 @@ def drain_and_count(env: dict) -> dict:
 
     from app import create_app
     from app.config import load_config
-    from app.domain.engagement import buffer as ingest
+    from app.infra import hit_buffer
     from app.models import Event
 
     services = create_app(load_config(env)).extensions["nurture"]
-    queued = ingest.backlog(services.redis)
+    queued = hit_buffer.backlog(services.redis)
     started = time.perf_counter()
     drainers = [subprocess.Popen([sys.executable, "-m", "app.cli", "tracking", "drain"], cwd=ROOT,
                                  env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -207,7 +207,7 @@ def drain_and_count(env: dict) -> dict:
     written = sum(summary.get("written", 0) for summary in summaries)
     errors = [summary["error"] for summary in summaries if summary.get("error")]
     errors += [err.strip().splitlines()[-1] for out, err in outputs if not out.strip() and err.strip()]
-    left = ingest.backlog(services.redis)
+    left = hit_buffer.backlog(services.redis)
     if left:
         errors.append(f"{left:,} hits still queued after the drain")
     result = type("Drained", (), {"written": written, "error": "; ".join(errors) or None})

@@ -10,8 +10,10 @@ import signal
 import threading
 from datetime import timedelta
 
-from app.domain.sending.delivery import sweep
 from app.domain.campaigns.enrollment import plan_due_messages
+from app.domain.engagement.drain import periodic_drain  # tracking hits left in Redis: the net behind the drain jobs
+from app.domain.handoff.periodic import qualification_tick  # SLA, handoff queue, reviews, webhooks, re-scoring
+from app.domain.sending.delivery import sweep
 
 log = logging.getLogger(__name__)
 REQUEUE_AFTER = timedelta(minutes=5)
@@ -22,10 +24,6 @@ def tick(services, *, requeue_after: timedelta = REQUEUE_AFTER, plan_limit: int 
         planned = plan_due_messages(session, now=services.now(), limit=plan_limit)
         session.commit()  # owed messages are enqueued after this commit
     swept = sweep(services, requeue_after=requeue_after)
-    from app.domain.handoff.periodic import qualification_tick  # SLA, handoff queue, reviews, webhooks, re-scoring
-
-    from app.domain.engagement.buffer import periodic_drain  # tracking hits left in Redis: the net behind the drain jobs
-
     tracking = periodic_drain(services)
     return {"planned": planned, **swept, "qualification": qualification_tick(services), "tracking": tracking}
 

@@ -6,8 +6,10 @@ from sqlalchemy import select
 
 from app import MAX_ROW_ID
 from app.domain.engagement import forms
-from app.domain.engagement import buffer as ingest
-from app.domain.contacts.consent import apply_consent, consent_json, parse_consent
+from app.domain.engagement import buffer
+from app.domain.engagement import hits as hit_codec
+from app.domain.campaigns.enrollment import apply_consent
+from app.domain.contacts.consent import consent_json, parse_consent
 from app.domain.contacts.records import find_contact, normalise_email
 from app.domain.errors import NotFound, ValidationError
 from app.domain.contacts.privacy import erase_contact, export_contact
@@ -135,10 +137,10 @@ def pageviews():
         if public_id is None:
             continue  # an address we do not know: nothing to attach the view to
         extra = {"u": url, "ti": (title or "")[:300] or None, "s": seconds, "n": 1}
-        hits.append(ingest.encode(ingest.PAGE_VIEW, public_id, at=now, ip=request.remote_addr,
+        hits.append(hit_codec.encode(hit_codec.PAGE_VIEW, public_id, at=now, ip=request.remote_addr,
                                   user_agent=request.headers.get("User-Agent"), extra=extra,
                                   hit_id=f"{public_id[:16]}{view_id}" if view_id else None))
-    ingest.submit(services(), hits)
+    buffer.submit(services(), hits)
     return jsonify({"status": "queued", "queued": len(hits), "unknown": len(views) - len(hits)}), 202
 
 

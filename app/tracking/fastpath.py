@@ -15,10 +15,15 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from app.domain.engagement import buffer as ingest
+from app.domain.engagement import buffer
+from app.domain.engagement import hits as hit_codec
+from app.domain.engagement.destinations import click_destination, qr_destination
+from app.domain.engagement.drain import drain
+from app.domain.engagement.recording import record_hits
+from app.domain.engagement.site import parse_beacon
 from app.domain.messages.links import CLICK, HONEYPOT_LINK, OPEN, QR
-
-from .resp import FastPipeline
+from app.infra import hit_buffer, queue
+from app.infra.resp import FastPipeline
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +64,7 @@ class TrackingMiddleware:
         self.services = services
         self.tokens = services.tokens
         self.cache = _Lru()
-        self.inline = ingest.inline_drain(services)
+        self.inline = buffer.inline_drain(services)
         self.fast = FastPipeline.for_client(services.redis)
         self.routes = {"o/": self.open, "c/": self.click, "q/": self.qr, "s/": self.site}
 
@@ -78,7 +83,7 @@ class TrackingMiddleware:
         if method in ("GET", "HEAD"):
             verified = self.tokens.verify(OPEN, rest[:-4]) if rest.endswith(".gif") else None
             if verified is not None:
-                self._record([self._hit(ingest.OPEN, verified[0], environ)])
+                self._record([self._hit(hit_codec.OPEN, verified[0], environ)])
         start_response("200 OK", GIF_HEADERS)
         return [b""] if method == "HEAD" else [PIXEL]
 
@@ -88,7 +93,7 @@ class TrackingMiddleware:
         if verified is None or verified[1] is None:
             return self._invalid(environ, start_response)
         public_id, link = verified
-        hit = self._hit(ingest.CLICK, public_id, environ, link=link)
+        hit = self._hit(hit_codec.CLICK, public_id, environ, link=link)
         if link == HONEYPOT_LINK:  # nobody can see it; whatever follows it gets an empty page
             self._record([hit])
             start_response("200 OK", [("Content-Type", "text/html"), NO_CACHE, ("X-Robots-Tag", "noindex")])
@@ -102,9 +107,7 @@ class TrackingMiddleware:
         verified = self.tokens.verify(QR, token) if method in ("GET", "HEAD") else None
         if verified is None:
             return self._invalid(environ, start_response)
-        from app.domain.engagement.destinations import qr_destination
-
-        hit = self._hit(ingest.QR_SCAN, verified[0], environ)
+        hit = self._hit(hit_codec.QR_SCAN, verified[0], environ)
         target = self._destination(LINK_CACHE + "qr:" + verified[0], "0", [hit],
                                    lambda session: qr_destination(session, verified[0]))
         return self._redirect(environ, start_response, target)
@@ -126,8 +129,6 @@ class TrackingMiddleware:
 
     def collect(self, environ, start_response):
         """Page views from the snippet: a batched beacon, answered 204 whatever it held."""
-        from app.domain.engagement.site import parse_beacon
-
         try:
             length = min(int(environ.get("CONTENT_LENGTH") or 0), 64 * 1024 + 1)
         except ValueError:
@@ -136,7 +137,7 @@ class TrackingMiddleware:
         parsed = parse_beacon(self.tokens, body)
         if parsed is not None and parsed[2]:
             contact_id, visitor, views = parsed
-            self._record([self._hit(ingest.PAGE_VIEW, contact_id, environ, hit_id=f"{contact_id[:16]}{view['id']}",
+            self._record([self._hit(hit_codec.PAGE_VIEW, contact_id, environ, hit_id=f"{contact_id[:16]}{view['id']}",
                                     extra={**view, "v": visitor}) for view in views])
         start_response("204 No Content", CORS)
         return [b""]
@@ -145,14 +146,14 @@ class TrackingMiddleware:
 
     def _hit(self, kind: str, public_id: str, environ, *, link: int | None = None, hit_id: str | None = None,
              extra: dict | None = None) -> str:
-        return ingest.encode(kind, public_id, at=self.services.now().timestamp(), link=link,
+        return hit_codec.encode(kind, public_id, at=self.services.now().timestamp(), link=link,
                              method=environ.get("REQUEST_METHOD", "GET"), ip=environ.get("REMOTE_ADDR"),
                              user_agent=environ.get("HTTP_USER_AGENT"), extra=extra, hit_id=hit_id)
 
     def _record(self, hits: list[str], lookup: tuple[str, str] | None = None):
         """Push the hits in one round trip (a cache lookup riding along); returns the lookup's answer."""
         commands = [("HGET", *lookup)] if lookup else []
-        commands += [("RPUSH", ingest.QUEUE, *hits), ("SET", ingest.DRAIN_FLAG, "1", "NX", "EX", "2")]
+        commands += hit_buffer.push_commands(hits)
         try:
             if self.fast is not None:
                 results = self.fast.execute(commands)
@@ -198,19 +199,17 @@ class TrackingMiddleware:
     def _start_drain(self) -> None:
         if self.inline:
             try:
-                ingest.drain(self.services)
+                drain(self.services)
             except Exception:
                 log.exception("inline tracking drain failed; the hits stay queued")
         else:
-            ingest.schedule_drain(self.services)
+            queue.enqueue_drain(self.services)
 
     def _spool(self, hits: list[str], exc: Exception) -> None:
         """Redis is unreachable: write straight to the database; failing that, log the hits whole."""
-        from app.domain.engagement.recording import write_batch
-
         log.warning("Redis unavailable for tracking (%s); writing %d hit(s) directly", exc, len(hits))
         try:
-            write_batch(self.services, hits)
+            record_hits(self.services, hits)
         except Exception:
             for hit in hits:
                 log.error("tracking hit not recorded, replay with `nurture tracking replay`: %s", hit)
@@ -231,8 +230,6 @@ class TrackingMiddleware:
         return self.app(environ, start_response)
 
     def _click_from_db(self, session, public_id: str, link: int) -> str | None:
-        from app.domain.engagement.destinations import click_destination
-
         return click_destination(self.services, session, public_id, link)
 
 

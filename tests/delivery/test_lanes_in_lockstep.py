@@ -19,10 +19,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def services(smtp_app, monkeypatch):  # two connections per job (see smtp_app)
-    from app.domain.messages import composing
+    from app.domain.handoff import notices
     from app.domain.messages.rendering import RenderedEmail
 
-    monkeypatch.setattr(composing, "render_handoff_notice",
+    monkeypatch.setattr(notices, "render_handoff_notice",
                         lambda services, message: RenderedEmail(subject="Hello", html="<p>Hi</p>", text="Hi"))
     return smtp_app.extensions["nurture"]
 

@@ -15,10 +15,10 @@ from .conftest import owe_notices
 
 @pytest.fixture
 def one_lane(tmp_path, clock, scripted_smtp, monkeypatch):
-    from app.domain.messages import composing
+    from app.domain.handoff import notices
     from app.domain.messages.rendering import RenderedEmail
 
-    monkeypatch.setattr(composing, "render_handoff_notice",
+    monkeypatch.setattr(notices, "render_handoff_notice",
                         lambda services, message: RenderedEmail(subject="Hello", html="<p>Hi</p>", text="Hi"))
     config = load_config({"NURTURE_INSTANCE_PATH": str(tmp_path), "NURTURE_BASE_URL": "https://nurture.test",
                           "NURTURE_SECRET_KEY": "test", "NURTURE_SMTP_CONNECTIONS": "1",

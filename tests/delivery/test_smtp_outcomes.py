@@ -29,10 +29,10 @@ def owe(services, clock):
 @pytest.fixture(autouse=True)
 def _plain_notice(monkeypatch):
     """These tests exercise SMTP answers, not layouts: give notices a fixed body."""
-    from app.domain.messages import composing
+    from app.domain.handoff import notices
     from app.domain.messages.rendering import RenderedEmail
 
-    monkeypatch.setattr(composing, "render_handoff_notice",
+    monkeypatch.setattr(notices, "render_handoff_notice",
                         lambda services, message: RenderedEmail(subject="Hello", html="<p>Hi</p>", text="Hi"))
 
 

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from app.domain.engagement import buffer as ingest
+from app.domain.engagement.drain import drain
+from app.infra import hit_buffer
 from app.domain.engagement.site import set_site_domains
 from app.models import Contact, Event
 from tests.conftest import chromium
@@ -146,8 +147,8 @@ def test_a_reader_from_an_email_is_followed_across_the_site_and_the_views_are_re
     page.goto("about:blank")
     context.close()
 
-    wait_for(lambda: ingest.backlog(services.redis) >= 4, timeout=30, what="the click and three page views")
-    assert ingest.drain(services).written == 4
+    wait_for(lambda: hit_buffer.backlog(services.redis) >= 4, timeout=30, what="the click and three page views")
+    assert drain(services).written == 4
     with services.sessions() as session:
         views = session.scalars(select(Event).where(Event.type == "page_view").order_by(Event.id)).all()
         got = sorted((v.url, v.properties["title"], v.properties["seconds"], v.properties["visit"],

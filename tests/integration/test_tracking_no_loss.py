@@ -18,10 +18,12 @@ from sqlalchemy.orm import sessionmaker
 from app import create_app
 from app.config import load_config
 from app.db import upgrade
-from app.domain.engagement import buffer as ingest
+from app.domain.engagement import hits as hit_codec
+from app.domain.engagement.drain import drain
+from app.infra import hit_buffer
 from app.domain.campaigns.sync import sync_directory
 from app.domain.engagement.arrivals import upsert_contact
-from app.domain.engagement.recording import write_batch
+from app.domain.engagement.recording import record_hits
 from app.models import Campaign, Event, Message, Step
 from tests.conftest import ROOT
 from tests.loop_steps import BROWSER_UA
@@ -65,7 +67,7 @@ def test_hits_are_answered_while_postgres_is_unreachable_and_drain_when_it_retur
     messages = _sent_emails(services, 3)
     for m in messages:  # a first click caches each destination
         assert client.get(f"/t/c/{tokens.sign('click', m.public_id, 0)}", headers={"User-Agent": BROWSER_UA}).status_code == 302
-    assert ingest.drain(services).written == 3
+    assert drain(services).written == 3
     working = services.sessions
     services.sessions = sessionmaker(create_engine("postgresql+psycopg://root@127.0.0.1:1/gone",
                                                    connect_args={"connect_timeout": 2}))
@@ -73,14 +75,14 @@ def test_hits_are_answered_while_postgres_is_unreachable_and_drain_when_it_retur
         for m in messages * 20:
             assert client.get(f"/t/o/{tokens.sign('open', m.public_id)}.gif", headers={"User-Agent": BROWSER_UA}).status_code == 200
             assert client.get(f"/t/c/{tokens.sign('click', m.public_id, 0)}", headers={"User-Agent": BROWSER_UA}).status_code == 302
-        result = ingest.drain(services)
+        result = drain(services)
         assert result.error and "database unavailable" in result.error and result.written == 0
-        assert ingest.backlog(services.redis) == 120
+        assert hit_buffer.backlog(services.redis) == 120
     finally:
         services.sessions = working
-    assert ingest.drain(services).written == 120
+    assert drain(services).written == 120
     assert (_events(services, "email_open"), _events(services, "email_click")) == (60, 63)
-    assert ingest.drain(services).hits == 0 and ingest.backlog(services.redis) == 0
+    assert drain(services).hits == 0 and hit_buffer.backlog(services.redis) == 0
 
 
 def test_a_slow_database_does_not_slow_the_endpoints(queued_app):
@@ -96,7 +98,7 @@ def test_a_slow_database_does_not_slow_the_endpoints(queued_app):
         for _ in range(50):
             assert client.get(path, headers={"User-Agent": BROWSER_UA}).status_code == 200
         drained = {}
-        worker = threading.Thread(target=lambda: drained.update(result=ingest.drain(services)))
+        worker = threading.Thread(target=lambda: drained.update(result=drain(services)))
         worker.start()
         with services.engine.connect() as observer:
             wait_for(lambda: observer.exec_driver_sql(
@@ -112,10 +114,10 @@ def test_a_retried_batch_writes_nothing_twice_on_postgres(queued_app):
     """INSERT … ON CONFLICT DO NOTHING: the same batch written three times is one row per hit."""
     services = queued_app.extensions["nurture"]
     [message] = _sent_emails(services, 1)
-    hits = [ingest.encode(ingest.OPEN, message.public_id, at=time.time(), user_agent=BROWSER_UA) for _ in range(25)]
-    assert write_batch(services, hits)["written"] == 25
+    hits = [hit_codec.encode(hit_codec.OPEN, message.public_id, at=time.time(), user_agent=BROWSER_UA) for _ in range(25)]
+    assert record_hits(services, hits)["written"] == 25
     for _ in range(2):
-        assert write_batch(services, hits) == {"written": 0, "duplicates": 25, "skipped": 0}
+        assert record_hits(services, hits) == {"written": 0, "duplicates": 25, "skipped": 0}
     assert _events(services) == 25
 
 
@@ -123,15 +125,15 @@ def test_concurrent_drainers_write_every_hit_exactly_once(queued_app):
     """Four drainers at once over one backlog: atomic claims and idempotent writes give one row per hit."""
     services = queued_app.extensions["nurture"]
     messages = _sent_emails(services, 20)
-    hits = [ingest.encode(ingest.OPEN if i % 3 else ingest.CLICK, messages[i % 20].public_id, at=time.time(),
+    hits = [hit_codec.encode(hit_codec.OPEN if i % 3 else hit_codec.CLICK, messages[i % 20].public_id, at=time.time(),
                           link=0, user_agent=BROWSER_UA, ip="81.2.69.142") for i in range(3000)]
-    ingest.push(services.redis, hits)
-    threads = [threading.Thread(target=ingest.drain, args=(services,), kwargs={"batch_size": 200}) for _ in range(4)]
+    hit_buffer.push(services.redis, hits)
+    threads = [threading.Thread(target=drain, args=(services,), kwargs={"batch_size": 200}) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert _events(services) == 3000 and ingest.backlog(services.redis) == 0
+    assert _events(services) == 3000 and hit_buffer.backlog(services.redis) == 0
     with services.sessions() as session:
         assert session.scalar(select(func.count(func.distinct(Event.dedupe_key))).where(Event.dedupe_key.like("hit:%"))) == 3000
 
@@ -224,5 +226,5 @@ def test_with_redis_and_postgres_unreachable_hits_are_logged_whole_and_replayed(
     working = queued_app.extensions["nurture"]  # the same PostgreSQL database, with Redis back
     replayed = CliRunner().invoke(main, ["tracking", "replay"], input="\n".join(logged * 2) + "\n", obj=working)
     assert replayed.exit_code == 0 and "queued 6 hit(s)" in replayed.output  # the log read twice by mistake…
-    assert ingest.drain(working).written == 3                                  # …still writes each hit once
+    assert drain(working).written == 3                                  # …still writes each hit once
     assert _events(working, "email_open") == 3

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.cli import main
 from app.domain.qualification.agreement import agreement_data, apply_agreement
 from app.domain.qualification.qualify import rescore
+from app.domain.handoff.hand_off import hand_off_by_id
 from app.domain.qualification.rescoring import fingerprint, rescore_all, rescore_due
 from app.models import Contact, Handoff
 from tests.conftest import ROOT
@@ -56,7 +57,7 @@ def test_batch_rescore_equals_rescoring_each_contact_alone(crowd, synced, clock)
     """After a rule change, rescore_all gives every contact exactly what the per-contact path gives."""
     clock.advance(timedelta(days=3))
     change_rules(synced, clock.now())
-    stats = rescore_all(synced, now=clock.now(), chunk=7)
+    stats = rescore_all(synced, hand_off=hand_off_by_id, now=clock.now(), chunk=7)
     assert stats.contacts == 30
     batch = snapshot(synced)
     for found in synced.scalars(select(Contact)):
@@ -67,9 +68,9 @@ def test_batch_rescore_equals_rescoring_each_contact_alone(crowd, synced, clock)
 
 def test_rescoring_twice_changes_nothing(crowd, synced, clock):
     """Same events, same rules, same moment: the same scores and reasons."""
-    rescore_all(synced, now=clock.now())
+    rescore_all(synced, hand_off=hand_off_by_id, now=clock.now())
     first = snapshot(synced)
-    stats = rescore_all(synced, now=clock.now(), chunk=4)
+    stats = rescore_all(synced, hand_off=hand_off_by_id, now=clock.now(), chunk=4)
     assert snapshot(synced) == first and stats.changed == 0
 
 
@@ -77,12 +78,12 @@ def test_a_lower_threshold_hands_off_contacts_that_now_qualify(crowd, rep, synce
     """Re-scoring under min_score 20 hands off the nurtured A/B contacts that reach it, once."""
     rep("alex")
     change_rules(synced, clock.now(), min_score=20)
-    stats = rescore_all(synced, now=clock.now())
+    stats = rescore_all(synced, hand_off=hand_off_by_id, now=clock.now())
     expected = sorted(c.id for c in synced.scalars(select(Contact)) if c.score >= 20 and c.grade in "AB")
     handed = synced.scalars(select(Handoff).where(Handoff.id.in_(stats.handed_off))).all()
     assert sorted(h.contact_id for h in handed) == expected and expected
     assert {h.reason.split(" ≥ ")[1][:2] for h in handed} == {"20"}
-    assert rescore_all(synced, now=clock.now()).handed_off == []
+    assert rescore_all(synced, hand_off=hand_off_by_id, now=clock.now()).handed_off == []
 
 
 def test_the_scheduler_rescores_when_the_agreement_changes_and_daily(crowd, synced, services, clock, drain):

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.messages.links import HONEYPOT_LINK, classify
+from app.domain.engagement.bots import classify
+from app.domain.messages.links import HONEYPOT_LINK
 
 from .fixtures.user_agents import MACHINES, PEOPLE
 

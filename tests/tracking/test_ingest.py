@@ -7,8 +7,10 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 
-from app.domain.engagement import buffer as ingest
-from app.domain.engagement.recording import write_batch
+from app.domain.engagement import hits as hit_codec
+from app.domain.engagement.drain import drain
+from app.infra import hit_buffer
+from app.domain.engagement.recording import record_hits
 from app.models import Contact, Event
 from tests.loop_steps import BROWSER_UA, parts, tracking_paths
 
@@ -30,8 +32,8 @@ def test_a_hit_is_answered_at_once_and_written_when_drained(sent, client, servic
     pixel, _ = tracking_paths(parts(sent[0])[0])
     assert client.get(pixel, headers={"User-Agent": BROWSER_UA}).status_code == 200
     assert _count(session, "email_open") == 0
-    assert ingest.backlog(services.redis) == 1
-    result = ingest.drain(services)
+    assert hit_buffer.backlog(services.redis) == 1
+    result = drain(services)
     assert (result.hits, result.written) == (1, 1)
     assert _count(session, "email_open") == 1
     assert api.get(f"/api/v1/contacts/{sent[1]}").get_json()["score"] == 5
@@ -40,10 +42,10 @@ def test_a_hit_is_answered_at_once_and_written_when_drained(sent, client, servic
 def test_a_retried_batch_writes_nothing_twice(sent, services, session, clock):
     """Writing the same batch again (a drainer retried after a crash) adds no row and no points."""
     public_id = sent[0]["Message-ID"].strip("<>").split("@")[0]
-    hits = [ingest.encode(ingest.OPEN, public_id, at=clock.now().timestamp(), user_agent=BROWSER_UA, ip="81.2.69.142")
+    hits = [hit_codec.encode(hit_codec.OPEN, public_id, at=clock.now().timestamp(), user_agent=BROWSER_UA, ip="81.2.69.142")
             for _ in range(3)]
-    assert write_batch(services, hits)["written"] == 3
-    assert write_batch(services, hits) == {"written": 0, "duplicates": 3, "skipped": 0}
+    assert record_hits(services, hits)["written"] == 3
+    assert record_hits(services, hits) == {"written": 0, "duplicates": 3, "skipped": 0}
     assert _count(session, "email_open") == 3
     session.expire_all()
     assert session.get(Contact, sent[1]).score == 15  # three opens of 5 points, not six
@@ -52,15 +54,15 @@ def test_a_retried_batch_writes_nothing_twice(sent, services, session, clock):
 def test_a_drainer_that_dies_after_claiming_loses_nothing(sent, services, session, clock):
     """A batch claimed by a drainer that never committed goes back to the queue after its lease."""
     public_id = sent[0]["Message-ID"].strip("<>").split("@")[0]
-    ingest.push(services.redis, [ingest.encode(ingest.OPEN, public_id, at=clock.now().timestamp(),
+    hit_buffer.push(services.redis, [hit_codec.encode(hit_codec.OPEN, public_id, at=clock.now().timestamp(),
                                                user_agent=BROWSER_UA) for _ in range(4)])
-    key, items = ingest._claim(services.redis, 10, time.time())  # …and then the process is killed
-    assert len(items) == 4 and services.redis.llen(ingest.QUEUE) == 0
-    assert ingest.backlog(services.redis) == 4  # still counted as waiting
-    assert ingest.recover_stale(services.redis, now=time.time()) == 0  # within its lease: left alone
-    assert ingest.recover_stale(services.redis, now=time.time() + ingest.LEASE_SECONDS + 1) == 4
-    assert ingest.drain(services).written == 4
-    assert ingest.backlog(services.redis) == 0
+    key, items = hit_buffer.claim(services.redis, 10, time.time())  # …and then the process is killed
+    assert len(items) == 4 and services.redis.llen(hit_buffer.QUEUE) == 0
+    assert hit_buffer.backlog(services.redis) == 4  # still counted as waiting
+    assert hit_buffer.recover_stale(services.redis, now=time.time()) == 0  # within its lease: left alone
+    assert hit_buffer.recover_stale(services.redis, now=time.time() + hit_buffer.LEASE_SECONDS + 1) == 4
+    assert drain(services).written == 4
+    assert hit_buffer.backlog(services.redis) == 0
 
 
 def test_database_down_hits_are_answered_and_drain_when_it_returns(sent, client, services, session, tmp_path):
@@ -73,12 +75,12 @@ def test_database_down_hits_are_answered_and_drain_when_it_returns(sent, client,
         for _ in range(5):
             assert client.get(pixel, headers={"User-Agent": BROWSER_UA}).status_code == 200
             assert client.get(clicks[0], headers={"User-Agent": BROWSER_UA}).status_code == 302
-        result = ingest.drain(services)
+        result = drain(services)
         assert result.error and result.written == 0
-        assert ingest.backlog(services.redis) == 11
+        assert hit_buffer.backlog(services.redis) == 11
     finally:
         services.sessions = working
-    assert ingest.drain(services).written == 11
+    assert drain(services).written == 11
     assert (_count(session, "email_open"), _count(session, "email_click")) == (5, 6)
 
 
@@ -94,7 +96,7 @@ def test_a_cold_click_while_the_database_is_down_gets_a_retry_page_and_is_kept(s
         assert response.headers["Retry-After"] == "30"
     finally:
         services.sessions = working
-    ingest.drain(services)
+    drain(services)
     [click] = session.scalars(select(Event).where(Event.type == "email_click")).all()
     assert click.properties == {"link": 0} and click.url.endswith("/resources/repeatability-test-report")
 
@@ -103,8 +105,8 @@ def test_a_hit_that_fails_on_its_own_is_kept_aside_and_the_rest_written(sent, se
                                                                         monkeypatch):
     """One poisoned hit goes to the dead-letter list with its error; the others of its batch are written."""
     public_id = sent[0]["Message-ID"].strip("<>").split("@")[0]
-    good = [ingest.encode(ingest.OPEN, public_id, at=clock.now().timestamp(), user_agent=BROWSER_UA) for _ in range(2)]
-    bad = ingest.encode(ingest.OPEN, public_id, at=clock.now().timestamp(), user_agent="poison")
+    good = [hit_codec.encode(hit_codec.OPEN, public_id, at=clock.now().timestamp(), user_agent=BROWSER_UA) for _ in range(2)]
+    bad = hit_codec.encode(hit_codec.OPEN, public_id, at=clock.now().timestamp(), user_agent="poison")
     from app.domain.engagement import recording as hits_module
 
     real = hits_module._rows
@@ -114,16 +116,16 @@ def test_a_hit_that_fails_on_its_own_is_kept_aside_and_the_rest_written(sent, se
             raise RuntimeError("a bug met this hit")
         return real(services_, session_, hits, now)
     monkeypatch.setattr(hits_module, "_rows", rows)
-    ingest.push(services.redis, [good[0], bad, good[1]])
-    result = ingest.drain(services)
+    hit_buffer.push(services.redis, [good[0], bad, good[1]])
+    result = drain(services)
     assert (result.written, result.dead) == (2, 1)
-    assert services.redis.llen(ingest.DEAD) == 1 and ingest.backlog(services.redis) == 0
+    assert services.redis.llen(hit_buffer.DEAD) == 1 and hit_buffer.backlog(services.redis) == 0
 
 
 def test_malformed_hits_are_skipped(services):
     """Garbage on the queue (not written by Nurture) is dropped with a warning, not retried forever."""
-    ingest.push(services.redis, ["not json", '["x"]'])
-    result = ingest.drain(services)
+    hit_buffer.push(services.redis, ["not json", '["x"]'])
+    result = drain(services)
     assert (result.hits, result.skipped, result.written) == (2, 2, 0)
 
 
@@ -143,5 +145,5 @@ def test_hits_from_contacts_who_withdrew_tracking_consent_are_dropped(sent, clie
     session.get(Contact, sent[1]).tracking_consent = False
     session.commit()
     client.get(pixel, headers={"User-Agent": BROWSER_UA})
-    assert ingest.drain(services).skipped == 1
+    assert drain(services).skipped == 1
     assert _count(session, "email_open") == 0

@@ -11,11 +11,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import (Campaign, CampaignKind, Contact, EmailStatus, Enrollment, EnrollmentStatus, Event,
                         EventType, Message, MessageKind, MessageStatus, Stage, Step)
-from app.queueing import owe_ids
+from app.infra.queue import owe_ids
 
-from app.domain.contacts import consent
+from app.domain.contacts.consent import record_consent
 from app.domain.contacts.lifecycle import move_stage, record_email_status
 from app.domain.campaigns.scheduling import due_at, zone
+from app.domain.contacts import rules
+from app.domain.contacts.records import rule_fields
 
 
 def may_receive(contact: Contact, campaign: Campaign) -> bool:
@@ -67,7 +69,7 @@ def set_email_status(session: Session, contact: Contact, to: EmailStatus, *, cau
 def apply_consent(session: Session, contact: Contact, given, *, now: datetime, source: str, actor: str,
                   created: bool = False) -> None:
     """Record the given permissions (consent.record_consent); withdrawing email stops the drips."""
-    if consent.record_consent(session, contact, given, now=now, source=source, actor=actor, created=created):
+    if record_consent(session, contact, given, now=now, source=source, actor=actor, created=created):
         stop_enrollments(session, contact, reason="email consent withdrawn", now=now)
 
 
@@ -130,9 +132,6 @@ def condition_met(session: Session, enrollment: Enrollment, condition: dict) -> 
 
 def _mapping_condition_met(session: Session, enrollment: Enrollment, condition: dict) -> bool:
     from fnmatch import fnmatch
-
-    from app.domain.contacts import rules
-    from app.domain.contacts.records import rule_fields
 
     def urls(event_type: str, **where) -> list[str]:
         query = select(Event.url).where(Event.contact_id == enrollment.contact_id, Event.type == event_type,

@@ -12,6 +12,7 @@ from app.models import Campaign, Persona
 
 from app.domain.campaigns.files import CONDITIONS
 from app.domain.campaigns.scheduling import format_delay
+from app.domain.qualification.agreement import agreement_data
 
 
 def _yaml(data: Any) -> str:
@@ -79,6 +80,4 @@ def _export_campaign(campaign: Campaign, folder: Path) -> int:
 
 
 def _agreement(session: Session) -> dict[str, Any]:
-    from app.domain.qualification.agreement import agreement_data
-
     return agreement_data(session)

@@ -18,6 +18,7 @@ from app.domain.errors import ValidationError
 from app.domain.campaigns.personas import check_examples
 from app.domain.messages.rendering import TemplateError, check_template, check_variables, compile_step, content_hash, merge_context, render
 from app.domain.campaigns.scheduling import parse_delay, validate_window
+from app.domain.qualification.agreement import validate_agreement
 
 KINDS = ("drip", "autoresponder", "recycle")
 STATUSES = ("draft", "active", "paused", "archived")
@@ -143,8 +144,6 @@ def _check_persona(path: Path, data: Any, text: str, problems: Problems) -> None
 
 
 def _check_agreement(path: Path, data: Any, text: str, problems: Problems) -> None:
-    from app.domain.qualification.agreement import validate_agreement
-
     for problem in validate_agreement(data):
         where = problem.split(": ", 1)[0]
         named = re.search(r"\(([^()]+)\)", where)  # "scoring.rules[3] (Pricing page visit)": that rule's line

@@ -11,6 +11,7 @@ from app.models import Campaign, CampaignKind, CampaignStatus, Contact, Persona,
 
 from app.domain.contacts import rules
 from app.domain.contacts.records import rule_fields
+from app.domain.campaigns.enrollment import enroll
 
 
 def match_first(candidates: Sequence[Any], fields: Mapping[str, Any]) -> Any | None:
@@ -37,8 +38,6 @@ def check_examples(rule: Mapping[str, Any], examples: Iterable[Mapping[str, Any]
 
 def assign_persona(session: Session, contact: Contact, *, now: datetime, actor: str) -> Persona | None:
     """Re-match persona and segment; a contact entering a persona enters its active drips."""
-    from app.domain.campaigns.enrollment import enroll
-
     fields = rule_fields(contact)
     personas = session.scalars(select(Persona).where(Persona.active.is_(True))).all()
     persona = match_first(personas, fields)

@@ -11,6 +11,8 @@ from app.models import Campaign, Persona, Step, StepVersion
 
 from app.domain.campaigns.files import CampaignFile, Library, load_library
 from app.domain.errors import ValidationError
+from app.domain.qualification.agreement import campaign_problems
+from app.domain.qualification.agreement import apply_agreement
 
 
 class SyncError(ValidationError):
@@ -28,8 +30,6 @@ def sync_directory(session: Session, directory: Path, *, templates_dir: Path, po
         if persona and persona not in known_personas:
             problems.append(f"{campaign.path}:1: persona {persona!r} is not defined (personas/{persona}.yml)")
     if library.agreement is not None:
-        from app.domain.qualification.agreement import campaign_problems
-
         known_campaigns = {c.slug for c in library.campaigns} | set(session.scalars(select(Campaign.slug)).all())
         problems.extend(f"{directory / 'agreement.yml'}:1: {p}" for p in campaign_problems(library.agreement, known_campaigns))
     if problems:
@@ -121,6 +121,4 @@ def _upsert_campaign(session: Session, source: CampaignFile, now: datetime) -> t
 
 
 def _apply_agreement(session: Session, agreement: dict, now: datetime) -> int:
-    from app.domain.qualification.agreement import apply_agreement
-
     return apply_agreement(session, agreement, now)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Mapping
 
+from app.domain.contacts.profile import derived
+
 
 def _text(v: Any) -> str:
     return str(v).casefold()
@@ -71,8 +73,6 @@ def field_value(fields: Mapping[str, Any], name: str) -> Any:
     if name.startswith("fields."):
         return (fields.get("fields") or {}).get(name[len("fields."):])
     if name in ("seniority", "region") and name not in fields:
-        from app.domain.contacts.profile import derived
-
         return derived(name, fields)
     return fields.get(name)
 

@@ -21,6 +21,7 @@ from app.domain.campaigns.enrollment import enroll, exit_on_goal
 from app.domain.errors import NotFound, ValidationError
 from app.domain.engagement.events import insert_keyed_events, parse_event, transaction_reaction_context
 from app.domain.campaigns.enrollment import set_email_status
+from app.domain.handoff.hand_off import hand_off_by_id
 from app.domain.qualification.rescoring import RescoreStats, rescore_chunk
 
 MAX_BATCH = 1000
@@ -86,7 +87,7 @@ def record_events(session: Session, parsed: Sequence[Mapping[str, Any]], *, now:
     for contact in contacts:
         _react(session, contact, by_contact[contact.id], context, now=now)
     session.flush()
-    stats = rescore_chunk(session, ids, now=now, triggers={
+    stats = rescore_chunk(session, ids, now=now, hand_off=hand_off_by_id, triggers={
         contact_id: [(r["type"], r["url"]) for r in events] for contact_id, events in by_contact.items()},
         activity={contact_id: max(r["occurred_at"] for r in events) for contact_id, events in by_contact.items()})
     for contact in contacts:  # the bulk UPDATE bypassed these objects

@@ -14,6 +14,7 @@ from app.models import Contact, EmailStatus, Event, EventType, Message, MessageS
 
 from app.domain.errors import ValidationError
 from app.domain.campaigns.enrollment import set_email_status
+from app.domain.engagement.destinations import unsubscribe as unsubscribe_message
 
 MESSAGE_ID = re.compile(r"<([0-9a-f]{32})@[^>]+>")
 MAILTO_UNSUBSCRIBE = re.compile(r"\bunsubscribe-([0-9a-f]{32})\b")
@@ -52,8 +53,6 @@ def process_report(session: Session, raw: bytes, *, now: datetime) -> dict[str, 
     outcome: dict[str, list[str]] = {"hard": [], "soft": [], "complaints": [], "unknown": []}
     unsubscribe = MAILTO_UNSUBSCRIBE.search(str(report.get("Subject") or ""))
     if unsubscribe:  # the mailto: of List-Unsubscribe, for mail clients that do not use the HTTPS link
-        from app.domain.engagement.destinations import unsubscribe as unsubscribe_message
-
         done = unsubscribe_message(session, unsubscribe.group(1), now=now, how="mailto")
         outcome["unsubscribed" if done else "unknown"] = [unsubscribe.group(0)]
         return outcome

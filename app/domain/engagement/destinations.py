@@ -17,6 +17,7 @@ from app.domain.messages.composing import compiled_version, contact_context
 from app.domain.engagement.events import record_event
 from app.domain.campaigns.enrollment import set_email_status
 from app.domain.messages.rendering import personal_link
+from app.domain.engagement.site import decorate
 
 
 def find_message(session: Session, public_id: str) -> Message | None:
@@ -39,8 +40,6 @@ def link_target(services, message: Message, index: int) -> str | None:
 
 def click_destination(services, session: Session, public_id: str, index: int) -> str | None:
     """Where a click goes: the email's own link, with the contact token when it leads to the marketer's site."""
-    from app.domain.engagement.site import decorate
-
     message = find_message(session, public_id)
     if message is None:
         return None

@@ -16,6 +16,10 @@ from app.domain.contacts.records import find_contact, normalise_email
 from app.domain.campaigns.enrollment import enroll, exit_on_goal
 from app.domain.errors import NotFound, ValidationError
 from app.domain.campaigns.enrollment import set_email_status
+from app.domain.handoff.hand_off import refresh_contact
+from app.domain.qualification.agreement import load_agreement
+from app.domain.qualification.scoring import fast_track_reason
+from app.domain.engagement.arrivals import upsert_contact
 
 EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
 # Types only the tracking and delivery layers may write; the public API may not forge them.
@@ -68,8 +72,6 @@ def record_event(session: Session, contact: Contact, event_type: str, *, now: da
 
 
 def _react(session: Session, contact: Contact, event_type: str, *, now: datetime, url: str | None = None) -> None:
-    from app.domain.handoff.hand_off import refresh_contact
-
     if event_type == EventType.UNSUBSCRIBE:
         set_email_status(session, contact, EmailStatus.UNSUBSCRIBED, cause="unsubscribed", actor="contact", now=now)
     context = transaction_reaction_context(session)
@@ -109,8 +111,6 @@ def _forget_context_if_campaigns_changed(session: Session, flush_context) -> Non
 
 def reaction_context(session: Session) -> dict[str, Any]:
     """What every contact of a batch reacts against, read once per batch rather than per contact."""
-    from app.domain.qualification.agreement import load_agreement
-
     campaigns = session.scalars(select(Campaign).where(Campaign.status == CampaignStatus.ACTIVE)).all()
     autoresponders: dict[str, list[Campaign]] = {}
     for campaign in campaigns:
@@ -124,9 +124,6 @@ def react_to_events(session: Session, contact: Contact, events: list[Mapping[str
                     context: Mapping[str, Any] | None = None) -> None:
     """What a batch of a contact's new human events sets in motion (the buffered tracking path), done
     once per contact and type rather than once per event; with no events, only a re-score."""
-    from app.domain.handoff.hand_off import refresh_contact
-    from app.domain.qualification.scoring import fast_track_reason
-
     if not events:
         refresh_contact(session, contact, now=now)
         return
@@ -194,8 +191,6 @@ def record_api_event(session: Session, data: Mapping[str, Any], *, now: datetime
     if contact is None:
         if parsed["contact_id"] is not None:
             raise NotFound(f"contact {parsed['contact_id']}")
-        from app.domain.engagement.arrivals import upsert_contact
-
         contact, _ = upsert_contact(session, {"email": parsed["email"], "source": f"event:{parsed['type']}"},
                                     now=now, actor="api")
     return record_event(session, contact, parsed["type"], now=now, occurred_at=parsed["occurred_at"],

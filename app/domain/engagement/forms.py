@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session
 from app.models import Contact, Event
 
 from app.domain.errors import ValidationError
+from app.domain.contacts.records import find_contact
+from app.domain.engagement.arrivals import upsert_contact
+from app.domain.engagement.events import record_event
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 HONEYPOT_FIELD = "website"
@@ -73,10 +76,6 @@ def _checked(value: Any) -> bool | None:
 
 def submit(session: Session, slug: str, data: Mapping[str, Any], *, now: datetime, page: str | None = None) -> Submission:
     """Validate and record one submission; raises ValidationError naming the field."""
-    from app.domain.contacts.records import find_contact
-    from app.domain.engagement.arrivals import upsert_contact
-    from app.domain.engagement.events import record_event
-
     check_slug(slug)
     if str(data.get(HONEYPOT_FIELD) or "").strip():
         return Submission(spam=True)

@@ -17,16 +17,20 @@ from app.models import Contact, Event, EventType, Message, MessageKind
 from app.models.event import QrCode
 
 from app.domain.engagement.events import insert_keyed_events
-from app.domain.engagement.buffer import CLICK, OPEN, PAGE_VIEW, QR_SCAN, Hit, decode
+from app.domain.engagement.hits import CLICK, OPEN, PAGE_VIEW, QR_SCAN, Hit, decode
 from app.domain.messages.links import CLICK as CLICK_KIND
 from app.domain.messages.links import HONEYPOT_LINK, OPEN as OPEN_KIND
-from app.domain.messages.links import classify
+from app.domain.engagement.bots import classify
+from app.domain.engagement.destinations import link_target
+from app.domain.engagement.site import page_view_row
+from app.domain.engagement.events import reaction_context, react_to_events
+from app.domain.engagement.bots import BURST_WINDOW
 
 log = logging.getLogger(__name__)
 HONEYPOT_REASON = "followed the hidden honeypot link"
 
 
-def write_batch(services, items: Iterable[bytes | str]) -> dict[str, int]:
+def record_hits(services, items: Iterable[bytes | str]) -> dict[str, int]:
     """Write one batch in one transaction; returns counts of written, duplicate and skipped hits."""
     hits, skipped = [], 0
     for item in items:
@@ -65,8 +69,6 @@ def _row(hit: Hit, now: datetime, **values) -> dict[str, Any]:
 
 
 def _email_rows(services, session: Session, hits: list[Hit], now: datetime) -> list[dict[str, Any]]:
-    from app.domain.engagement.destinations import link_target
-
     if not hits:
         return []
     messages = {m.public_id: m for m in session.scalars(
@@ -147,8 +149,6 @@ def _qr_rows(session: Session, hits: list[Hit], now: datetime) -> list[dict[str,
 
 
 def _page_view_rows(session: Session, hits: list[Hit], now: datetime) -> list[dict[str, Any]]:
-    from app.domain.engagement.site import page_view_row
-
     if not hits:
         return []
     contacts = {c.public_id: c for c in session.scalars(select(Contact).where(
@@ -166,8 +166,6 @@ def _page_view_rows(session: Session, hits: list[Hit], now: datetime) -> list[di
 
 def _after_insert(session: Session, rows: list[dict[str, Any]], inserted: set[str], *, now: datetime) -> None:
     """QR counters, hindsight reclassification, and the reactions for each contact touched."""
-    from app.domain.engagement.events import reaction_context, react_to_events
-
     fresh = [r for r in rows if r["dedupe_key"] in inserted]
     scans: dict[str | None, int] = defaultdict(int)
     for row in fresh:
@@ -203,7 +201,6 @@ def _reclassify_with_hindsight(session: Session, fresh: list[dict[str, Any]]) ->
             condition = Event.ip == row["ip"]
             reason = "same address followed the hidden honeypot link"
         elif row["machine_reason"] == "clicked several links at once":
-            from app.domain.messages.links import BURST_WINDOW
             condition = Event.occurred_at.between(row["occurred_at"] - BURST_WINDOW, row["occurred_at"] + BURST_WINDOW)
             reason = "clicked several links at once"
         else:

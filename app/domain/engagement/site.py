@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from app.models import Contact, EventType, Setting
 
 from app.domain.errors import ValidationError
-from app.domain.messages.links import CONTACT, classify
+from app.domain.engagement.bots import classify
+from app.domain.messages.links import CONTACT
 
 TOKEN_PARAM = "nt"
 MAX_VIEWS_PER_BEACON = 50

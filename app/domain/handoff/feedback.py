@@ -15,6 +15,9 @@ from app.domain.errors import Conflict, ValidationError
 from app.domain.handoff.hand_off import OPEN_STATUSES, log
 from app.domain.contacts.lifecycle import move_stage
 from app.domain.settings import get_setting
+from app.domain.handoff.webhooks import queue_webhook
+from app.domain.campaigns.enrollment import enroll
+from app.domain.qualification.qualify import rescore
 
 COMMENT_MAX = 5000
 OUTCOME_STAGES = {Outcome.OPPORTUNITY: Stage.OPPORTUNITY, Outcome.WON: Stage.WON, Outcome.LOST: Stage.LOST}
@@ -52,8 +55,6 @@ def respond(session: Session, handoff: Handoff, user: User, *, accept: bool, rat
             reasons: list[str], comment: str, now: datetime) -> Feedback:
     """The rep's decision: accepted leads become SAL; rejected ones go back to marketing, and are
     recycled at once when every reason given is one the agreement recycles on."""
-    from app.domain.handoff.webhooks import queue_webhook
-
     if handoff.status == HandoffStatus.QUEUED:
         raise Conflict("this lead is still waiting for a rep with room this week")
     if handoff.status not in OPEN_STATUSES:
@@ -100,8 +101,6 @@ def add_feedback(session: Session, handoff: Handoff, user: User, *, rating: int 
 def record_outcome(session: Session, handoff: Handoff, user: User, *, outcome: str, amount: Any = None,
                    reason: str | None = None, comment: str = "", now: datetime) -> Feedback:
     """accepted → opportunity → won (with the amount) or lost (with a reason from the configured list)."""
-    from app.domain.handoff.webhooks import queue_webhook
-
     if outcome not in {str(o) for o in Outcome}:
         raise ValidationError("outcome", "must be opportunity, won or lost")
     if handoff.status != HandoffStatus.ACCEPTED:
@@ -150,9 +149,6 @@ def recycle_campaign(session: Session) -> Campaign | None:
 def recycle(session: Session, handoff: Handoff, *, now: datetime, actor: str, why: str = "") -> Contact:
     """Back to nurture: the score starts over (events before now no longer count), the contact enters
     the recycle campaign, and it may qualify again later."""
-    from app.domain.campaigns.enrollment import enroll
-    from app.domain.qualification.qualify import rescore
-
     if not recyclable(handoff):
         raise Conflict("only a rejected or lost lead that was not recycled yet can go back to nurture")
     contact = handoff.contact

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models import (NURTURE_STAGES, Contact, Event, Handoff, HandoffEvent, HandoffStatus, Message, MessageKind, MessageStatus,
                         Note, Stage, StageTransition, User)
-from app.queueing import owe
+from app.infra.queue import owe
 
 from app.domain.handoff.assignment import Assignment, choose_rep
 from app.domain.campaigns.enrollment import stop_enrollments
@@ -20,6 +20,7 @@ from app.domain.contacts.profile import region_of, seniority_of
 from app.domain.qualification.agreement import load_agreement
 from app.domain.qualification.qualify import qualifies, rescore
 from app.domain.settings import get_setting
+from app.domain.handoff.webhooks import queue_webhook
 
 OPEN_STATUSES = (HandoffStatus.PENDING, HandoffStatus.ESCALATED)
 
@@ -35,6 +36,12 @@ def refresh_contact(session: Session, contact: Contact, *, now: datetime, trigge
     if reason is None:
         return None
     return hand_off(session, contact, reason=reason, now=now)
+
+
+def hand_off_by_id(session: Session, contact_id: int, reason: str, now: datetime, actor: str) -> int:
+    """hand_off for a contact known by id (re-scoring updates contacts in bulk, not as loaded objects)."""
+    contact = session.get(Contact, contact_id, populate_existing=True)
+    return hand_off(session, contact, reason=reason, now=now, actor=actor).id
 
 
 def log(session: Session, handoff: Handoff, kind: str, *, now: datetime, actor: str = "system", detail: str = "",
@@ -90,8 +97,6 @@ def _queue(session: Session, handoff: Handoff, assignment: Assignment, *, now: d
 def assign(session: Session, handoff: Handoff, assignment: Assignment, *, now: datetime, actor: str,
            kind: str = "assigned", detail: str = "") -> None:
     """Give the lead to the chosen rep: SLA clock, owner, stage, audit entry, notice and webhook."""
-    from app.domain.handoff.webhooks import queue_webhook
-
     rep, contact = assignment.rep, handoff.contact
     previous = handoff.rep
     sla_hours = float(get_setting(session, "qualification").get("sla_hours", 48))

@@ -8,6 +8,8 @@ from typing import Callable
 
 from sqlalchemy.orm import Session
 
+from app.infra import queue
+
 from app.domain.handoff.hand_off import release_queued
 from app.domain.qualification.rescoring import id_ranges, mark_rescored, rescore_due
 from app.domain.handoff.reviews import owe_reviews
@@ -15,8 +17,6 @@ from app.domain.handoff.sla import enforce_sla
 from app.domain.handoff.webhooks import due_deliveries
 
 log = logging.getLogger(__name__)
-WEBHOOK_JOB = "workers.jobs.deliver_webhook"
-RESCORE_JOB = "workers.jobs.rescore_contacts"
 RESCORE_RANGE = 5000
 
 
@@ -38,20 +38,9 @@ def qualification_tick(services) -> dict:
     _part(services, "reviews", lambda s: owe_reviews(s, now=now), results)
     _part(services, "webhooks", lambda s: due_deliveries(s, now=now), results)
     if isinstance(results.get("webhooks"), list):
-        results["webhooks"] = enqueue_webhooks(services, results["webhooks"])
+        results["webhooks"] = queue.enqueue_webhooks(services, results["webhooks"])
     _part(services, "rescore", lambda s: schedule_rescore(services, s), results)
     return results
-
-
-def enqueue_webhooks(services, delivery_ids: list[int]) -> int:
-    try:
-        queue = services.queue()
-        for delivery_id in delivery_ids:
-            queue.enqueue(WEBHOOK_JOB, delivery_id, job_timeout=60, result_ttl=0, failure_ttl=7 * 86400)
-    except Exception as exc:  # Redis away: the rows are re-queued after REQUEUE_AFTER
-        log.warning("could not enqueue webhooks (%s); they will be retried", exc)
-        return 0
-    return len(delivery_ids)
 
 
 def schedule_rescore(services, session: Session) -> str | None:
@@ -67,8 +56,4 @@ def schedule_rescore(services, session: Session) -> str | None:
 
 
 def enqueue_rescore(services, session: Session) -> int:
-    ranges = id_ranges(session, RESCORE_RANGE)
-    queue = services.queue()
-    for first, last in ranges:
-        queue.enqueue(RESCORE_JOB, first, last, job_timeout=3600, result_ttl=0, failure_ttl=7 * 86400)
-    return len(ranges)
+    return queue.enqueue_rescore(services, id_ranges(session, RESCORE_RANGE))

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.models import Feedback, Handoff, HandoffStatus, Message, MessageKind, MessageStatus, User
-from app.queueing import owe
+from app.infra.queue import owe
 
 from app.domain.errors import ValidationError
 

@@ -12,6 +12,7 @@ from app.models import Handoff, HandoffEvent, HandoffStatus, Role, StageTransiti
 from app.domain.handoff.assignment import choose_rep
 from app.domain.handoff.hand_off import describe_span, assign, lead_subject, log, notify
 from app.domain.settings import get_setting
+from app.domain.handoff.webhooks import queue_webhook
 
 
 def manager_for(session: Session, rep: User | None) -> User | None:
@@ -66,8 +67,6 @@ def reassign(session: Session, handoff: Handoff, *, now: datetime, why: str) -> 
 
 
 def escalate(session: Session, handoff: Handoff, *, now: datetime, why: str) -> None:
-    from app.domain.handoff.webhooks import queue_webhook
-
     manager = manager_for(session, handoff.rep)
     handoff.status = HandoffStatus.ESCALATED
     handoff.escalated_at = now

@@ -28,6 +28,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from app.domain.messages.mime import join_quoted_printable, quoted_printable_piece
 from app.domain.messages.links import HONEYPOT_AFTER, HONEYPOT_BEFORE
+from app.domain.contacts.rules import CONTACT_FIELDS
 
 JINJA_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 TOKEN = "NURTUREJINJA{}X"
@@ -428,8 +429,6 @@ MERGE_NAMES = {"contact", "persona", "segment"}
 def check_variables(source: str, where: str, first_line: int = 1) -> list[str]:
     """Unknown merge fields are refused when a step is saved, never discovered at send time."""
     from jinja2 import meta, nodes
-
-    from app.domain.contacts.rules import CONTACT_FIELDS
 
     try:
         tree = sandbox().parse(source)

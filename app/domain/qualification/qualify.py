@@ -11,8 +11,8 @@ from app.models import NURTURE_STAGES, Contact, Event, Stage
 
 from app.domain.qualification.agreement import Agreement, load_agreement
 from app.domain.contacts.records import rule_fields
-from app.domain.qualification.scoring import (Rule, ScoredEvent, compute_fit, compute_score, fast_track_reason,  # noqa: F401
-                      qualification_reason)
+from app.domain.qualification.scoring import (Rule, ScoredEvent, compute_fit, compute_score, fast_track_reason,
+                                              qualification_reason)
 
 
 def load_rules(session: Session) -> list[Rule]:
@@ -50,14 +50,20 @@ def rescore(session: Session, contact: Contact, *, now: datetime) -> None:
         setattr(contact, key, value)
 
 
+def qualifying_reason(threshold: dict[str, Any], score: float, grade: str,
+                      triggers: Iterable[tuple[str, str | None]] = ()) -> str | None:
+    """The qualification rule, the one every path applies (an event, a re-score, a what-if replay):
+    why a contact with this score and grade meets the agreed threshold now, or a fast-track rule on
+    one of its new events (type, URL); None if it does not."""
+    return qualification_reason(score, grade, threshold) or next(
+        filter(None, (fast_track_reason(kind, grade, threshold, url) for kind, url in triggers)), None)
+
+
 def qualifies(agreement: Agreement, contact: Contact, *, trigger_event: str | None = None,
               trigger_url: str | None = None) -> str | None:
     """Why this (scored) contact meets the agreement now, or None."""
-    threshold = agreement.qualification
-    reason = qualification_reason(contact.score, contact.grade, threshold)
-    if reason is None and trigger_event:
-        reason = fast_track_reason(trigger_event, contact.grade, threshold, trigger_url)
-    return reason
+    triggers = [(trigger_event, trigger_url)] if trigger_event else []
+    return qualifying_reason(agreement.qualification, contact.score, contact.grade, triggers)
 
 
 def is_qualified_stage(stage: Stage) -> bool:

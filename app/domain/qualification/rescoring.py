@@ -4,7 +4,9 @@ Scores are a pure function of a contact's fields, its events and the agreement, 
 deterministic: the same inputs give the same score and reasons as the per-event refresh. Contacts
 go in chunks of ids: one query for the chunk's contacts, one for all their events, one bulk UPDATE.
 On PostgreSQL the chunk's rows are locked while it is scored, so an event recorded meanwhile waits
-and then re-scores on top (no lost update). Contacts that now meet the agreement are handed off.
+and then re-scores on top (no lost update). Contacts that now meet the agreement are handed off by
+the `hand_off` the caller passes (handoff.hand_off.hand_off_by_id), so that re-scoring alone never
+needs the handoff room.
 """
 from __future__ import annotations
 
@@ -22,13 +24,15 @@ from sqlalchemy.orm import Session
 from app.models import NURTURE_STAGES, Contact, Event
 
 from app.domain.qualification.agreement import Agreement, agreement_data, load_agreement
-from app.domain.qualification.qualify import score_values
 from app.domain.contacts.rules import CONTACT_FIELDS
-from app.domain.qualification.scoring import ScoredEvent, fast_track_reason, qualification_reason
+from app.domain.qualification.qualify import qualifying_reason, score_values
+from app.domain.qualification.scoring import ScoredEvent
 from app.domain.settings import get_setting, put_setting
 
 STORED_FIELDS = tuple(f for f in CONTACT_FIELDS if f not in ("seniority", "region"))
 CHUNK = 1000
+HandOff = Callable[[Session, int, str, datetime, str], int]
+"""Hands one contact off: (session, contact id, reason, now, actor) → the handoff's id."""
 
 
 @dataclass
@@ -52,9 +56,9 @@ def fingerprint(session: Session) -> str:
 
 
 def rescore_chunk(session: Session, ids: list[int], *, now: datetime, agreement: Agreement | None = None,
-                  hand_off: bool = True, triggers: Mapping[int, Sequence[tuple[str, str | None]]] | None = None,
+                  hand_off: HandOff | None = None, triggers: Mapping[int, Sequence[tuple[str, str | None]]] | None = None,
                   activity: Mapping[int, datetime] | None = None) -> RescoreStats:
-    """Re-score these contacts with three statements, then hand off those that now qualify: by the
+    """Re-score these contacts with three statements, then hand off (if given `hand_off`) those that now qualify: by the
     threshold, or by a fast-track rule on one of the contact's `triggers` (new events' type and URL).
     `activity` (the latest new event per contact) moves last_activity_at forward in the same UPDATE."""
     agreement = agreement or load_agreement(session)
@@ -84,9 +88,7 @@ def rescore_chunk(session: Session, ids: list[int], *, now: datetime, agreement:
             values["last_activity_at"] = max(filter(None, (c["last_activity_at"], activity[c["id"]])))
         updates.append({"id": c["id"], **values})
         if hand_off and c["stage"] in NURTURE_STAGES:
-            reason = qualification_reason(values["score"], values["grade"], threshold) or next(
-                filter(None, (fast_track_reason(kind, values["grade"], threshold, url)
-                              for kind, url in (triggers or {}).get(c["id"], ()))), None)
+            reason = qualifying_reason(threshold, values["score"], values["grade"], (triggers or {}).get(c["id"], ()))
             if reason:
                 qualified.append((c["id"], reason))
     if updates:
@@ -94,20 +96,13 @@ def rescore_chunk(session: Session, ids: list[int], *, now: datetime, agreement:
     started = time.perf_counter()
     for contact_id, reason in qualified:
         actor = "rescore" if triggers is None else "event"
-        stats.handed_off.append(_hand_off(session, contact_id, reason, now, actor=actor))
+        stats.handed_off.append(hand_off(session, contact_id, reason, now, actor))
     stats.handoff_seconds = time.perf_counter() - started
     return stats
 
 
-def _hand_off(session: Session, contact_id: int, reason: str, now: datetime, actor: str) -> int:
-    from app.domain.handoff.hand_off import hand_off
-
-    contact = session.get(Contact, contact_id, populate_existing=True)
-    return hand_off(session, contact, reason=reason, now=now, actor=actor).id
-
-
 def rescore_range(session: Session, first_id: int, last_id: int, *, now: datetime, chunk: int = CHUNK,
-                  hand_off: bool = True, progress: Callable[[RescoreStats], None] | None = None) -> RescoreStats:
+                  hand_off: HandOff | None = None, progress: Callable[[RescoreStats], None] | None = None) -> RescoreStats:
     """Every contact with first_id ≤ id ≤ last_id, a chunk per transaction."""
     started = time.perf_counter()
     total = RescoreStats()
@@ -131,7 +126,7 @@ def rescore_range(session: Session, first_id: int, last_id: int, *, now: datetim
     return total
 
 
-def rescore_all(session: Session, *, now: datetime, chunk: int = CHUNK, hand_off: bool = True,
+def rescore_all(session: Session, *, now: datetime, chunk: int = CHUNK, hand_off: HandOff | None = None,
                 progress: Callable[[RescoreStats], None] | None = None) -> RescoreStats:
     first, last = session.execute(select(func.min(Contact.id), func.max(Contact.id))).one()
     if first is None:

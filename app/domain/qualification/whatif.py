@@ -22,8 +22,8 @@ from app.models import Contact, Event, Handoff, HandoffStatus
 from app.domain.qualification.agreement import Agreement, agreement_data, load_agreement
 from app.domain.contacts.records import rule_fields
 from app.domain.qualification.reports import Fact, criteria_evidence, handoff_facts
-from app.domain.qualification.scoring import (ScoredEvent, ScoreWalker, compute_fit, fast_track_reason, profile_awards,
-                      qualification_reason)
+from app.domain.qualification.qualify import qualifying_reason
+from app.domain.qualification.scoring import ScoredEvent, ScoreWalker, compute_fit, profile_awards
 from app.domain.settings import get_setting
 
 CHUNK = 2000
@@ -43,7 +43,7 @@ def first_qualifying_moment(agreement: Agreement, fields: dict[str, Any], events
             break
         walker.add(event)
         score = walker.total_at(event.occurred_at, extra=profile)
-        reason = qualification_reason(score, grade, q) or fast_track_reason(event.type, grade, q, event.url)
+        reason = qualifying_reason(q, score, grade, [(event.type, event.url)])
         if reason:
             return event.occurred_at, reason, score, grade
     return None

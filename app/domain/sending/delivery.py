@@ -36,6 +36,7 @@ from app.domain.sending.relay_slots import relay_slot
 from app.domain.messages.rendering import TemplateError
 from app.domain.sending.journal import Accepted, Journal, open_lanes, settle_abandoned_lanes
 from app.domain.sending.throttling import BLOCK_PAUSE, THROTTLE_PAUSE, Throttle, raise_alert
+from app.infra.queue import enqueue_sends
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8  # about two days of backoff before giving up
@@ -400,8 +401,6 @@ def _connection_allowed(services):
 def sweep(services, *, requeue_after: timedelta) -> dict[str, int]:
     """Abandoned lanes are settled from their journal (their claims end with them); then pending
     messages nobody holds or queued recently are queued again."""
-    from app.queueing import enqueue_sends
-
     now = services.now()
     with services.sessions() as session:
         settled = settle_abandoned_lanes(session, now=now, mail_from=services.config.mail_from,

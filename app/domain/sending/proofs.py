@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.models import Contact, Message, MessageKind, MessageStatus, StepVersion
-from app.queueing import owe
+from app.infra.queue import owe
 
 from app.domain.contacts.records import normalise_email
 

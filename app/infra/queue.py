@@ -1,8 +1,9 @@
-"""Handing owed work to RQ, always after the database has committed it.
+"""Handing work to RQ: every job name and every enqueue of the product.
 
 The database is the record of what is owed; Redis only carries work. Domain code marks messages
 as owed on the session, and they are enqueued once that session commits. If Redis is away the
-enqueue is skipped with a warning: the scheduler's sweeper finds pending messages and re-queues.
+enqueue is skipped with a warning: the scheduler's sweeper finds pending messages and re-queues,
+the next tick re-queues webhooks, and the tick's drain empties the hit buffer.
 """
 from __future__ import annotations
 
@@ -11,9 +12,16 @@ import logging
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
+from app.models import Message
+
 log = logging.getLogger(__name__)
 
+# The jobs, by dotted name (workers/jobs.py): RQ imports them in the worker, so the web process
+# and the scheduler never import the workers package.
 SEND_JOB = "workers.jobs.send_messages"
+DRAIN_JOB = "workers.jobs.drain_tracking"
+WEBHOOK_JOB = "workers.jobs.deliver_webhook"
+RESCORE_JOB = "workers.jobs.rescore_contacts"
 
 
 def owe(session: Session, message) -> None:
@@ -48,8 +56,6 @@ def enqueue_sends(services, message_ids: list[int], *, marked: bool = False) -> 
     Each message's queued_at is set, so the sweeper leaves it alone for a while. `marked`: the rows
     were written with queued_at already (bulk planning); then only those Redis turned away are
     unmarked, so the next sweep queues them again at once."""
-    from app.models import Message
-
     if not message_ids:
         return 0
     size = services.config.send_batch_size
@@ -71,3 +77,31 @@ def enqueue_sends(services, message_ids: list[int], *, marked: bool = False) -> 
         with services.engine.begin() as conn:
             conn.execute(update(Message).where(Message.id.in_(queued)).values(queued_at=services.now()))
     return len(queued)
+
+
+def enqueue_drain(services) -> None:
+    """Ask a worker to drain the hit buffer; the scheduler's tick is the safety net."""
+    try:
+        services.queue().enqueue(DRAIN_JOB, job_timeout=300, result_ttl=0, failure_ttl=86400)
+    except Exception as exc:  # Redis trouble: the hits are queued or spooled; the tick drains later
+        log.warning("could not queue a tracking drain (%s); the scheduler will drain", exc)
+
+
+def enqueue_webhooks(services, delivery_ids: list[int]) -> int:
+    """One job per owed webhook delivery; returns how many were queued (0 if Redis is away)."""
+    try:
+        queue = services.queue()
+        for delivery_id in delivery_ids:
+            queue.enqueue(WEBHOOK_JOB, delivery_id, job_timeout=60, result_ttl=0, failure_ttl=7 * 86400)
+    except Exception as exc:  # Redis away: the rows are re-queued after REQUEUE_AFTER
+        log.warning("could not enqueue webhooks (%s); they will be retried", exc)
+        return 0
+    return len(delivery_ids)
+
+
+def enqueue_rescore(services, ranges: list[tuple[int, int]]) -> int:
+    """One re-scoring job per range of contact ids."""
+    queue = services.queue()
+    for first, last in ranges:
+        queue.enqueue(RESCORE_JOB, first, last, job_timeout=3600, result_ttl=0, failure_ttl=7 * 86400)
+    return len(ranges)
