@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
 from sqlalchemy.orm import Session
 
+from app.infra import counters
 from app.models import Contact, Event
 
 from app.domain.errors import ValidationError
@@ -51,19 +51,11 @@ def allowed(redis, ip: str | None, *, per_minute: int = RATE_PER_MINUTE, clock=t
     A sliding log (one sorted set per address) rather than per-clock-minute counters: those let a visitor
     send twice the limit across a minute's boundary. Refused attempts count too, so a flood stays refused,
     and the log is trimmed to the newest `per_minute + 1` entries so a flood cannot grow it."""
-    now = clock()
-    key = f"nurture:rl:form:{ip or 'unknown'}"
     try:
-        pipe = redis.pipeline(transaction=True)
-        pipe.zremrangebyscore(key, "-inf", now - 60)
-        pipe.zadd(key, {f"{now:.6f}:{uuid.uuid4().hex[:8]}": now})
-        pipe.zremrangebyrank(key, 0, -(per_minute + 2))
-        pipe.zcard(key)
-        pipe.expire(key, 61)
-        count = pipe.execute()[3]
+        count = counters.log_attempt(redis, f"form:{ip or 'unknown'}", now=clock(), window=60, keep=per_minute + 1)
     except Exception:
         return True
-    return int(count) <= per_minute
+    return count <= per_minute
 
 
 def _checked(value: Any) -> bool | None:

@@ -32,7 +32,7 @@ from app.domain.sending.contents import message_content
 from app.domain.campaigns.enrollment import may_receive
 from app.domain.campaigns.enrollment import set_email_status
 from app.domain.sending.outgoing import OwnSession, id_among, load_message, load_outgoing
-from app.domain.sending.relay_slots import relay_slot
+from app.infra.relay_slots import relay_slot
 from app.domain.messages.rendering import TemplateError
 from app.domain.sending.journal import Accepted, Journal, open_lanes, settle_abandoned_lanes
 from app.domain.sending.throttling import BLOCK_PAUSE, THROTTLE_PAUSE, Throttle, raise_alert

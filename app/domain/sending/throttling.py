@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.infra import counters
 from app.models import Alert, DomainThrottle
 
 from app.domain.errors import ValidationError
@@ -122,28 +123,19 @@ class Throttle:
         domain_rate = self.limits.per_domain.get(domain, self.limits.per_domain.get("*"))
         minute = now.strftime("%Y%m%d%H%M") if domain_rate or campaign_rate else ""
         if domain_rate:
-            checks.append((f"nurture:rate:domain:{domain}:{minute}", int(domain_rate), next_minute(now)))
+            checks.append((counters.rate_counter("domain", domain, minute), int(domain_rate), next_minute(now)))
         if campaign_rate and campaign_id is not None:
-            checks.append((f"nurture:rate:campaign:{campaign_id}:{minute}", int(campaign_rate), next_minute(now)))
+            checks.append((counters.rate_counter("campaign", str(campaign_id), minute), int(campaign_rate),
+                           next_minute(now)))
         if self.limits.warmup_start is not None:
             cap = warmup_cap(self.limits.warmup_start, now.date(), self.limits.warmup_schedule)
             if cap is not None:
-                checks.append((f"nurture:warmup:{now.date().isoformat()}", cap, next_day(now)))
+                checks.append((counters.warmup_counter(now.date().isoformat()), cap, next_day(now)))
         if not checks:
             return None
-        pipe = self.redis.pipeline()
-        for key, _, _ in checks:
-            pipe.incr(key)
-            pipe.expire(key, 2 * 86400)
-        counts = pipe.execute()[::2]
-        over = [(key, until) for (key, limit, until), count in zip(checks, counts) if count > limit]
-        if over:
-            undo = self.redis.pipeline()
-            for key, _, _ in checks:
-                undo.decr(key)
-            undo.execute()
-            return max(until for _, until in over)
-        return None
+        over = counters.take_all_or_none(self.redis, [(key, limit) for key, limit, _ in checks])
+        waits = [until for (_, _, until), went_over in zip(checks, over) if went_over]
+        return max(waits) if waits else None
 
     def pause(self, session: Session, domain: str, until: datetime, reason: str, now: datetime) -> None:
         self.paused[domain] = until
