@@ -13,7 +13,7 @@ from datetime import timedelta
 from app.domain.campaigns.enrollment import plan_due_messages
 from app.domain.engagement.drain import periodic_drain  # tracking hits left in Redis: the net behind the drain jobs
 from app.domain.handoff.periodic import qualification_tick  # SLA, handoff queue, reviews, webhooks, re-scoring
-from app.domain.sending.delivery import sweep
+from app.domain.sending.sweeper import sweep
 
 log = logging.getLogger(__name__)
 REQUEUE_AFTER = timedelta(minutes=5)

@@ -16,7 +16,8 @@ import yaml
 from app.domain.contacts import rules
 from app.domain.errors import ValidationError
 from app.domain.campaigns.personas import check_examples
-from app.domain.messages.rendering import TemplateError, check_template, check_variables, compile_step, content_hash, merge_context, render
+from app.domain.messages.authoring import check_template, check_variables
+from app.domain.messages.rendering import TemplateError, compile_step, content_hash, merge_context, render
 from app.domain.campaigns.scheduling import parse_delay, validate_window
 from app.domain.qualification.agreement import validate_agreement
 

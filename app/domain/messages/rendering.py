@@ -14,21 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-import warnings
 from urllib.parse import quote
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Mapping
 
-import html2text
-import markdown
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateSyntaxError, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
+from app.domain.messages import formats
 from app.domain.messages.mime import join_quoted_printable, quoted_printable_piece
 from app.domain.messages.links import HONEYPOT_AFTER, HONEYPOT_BEFORE
-from app.domain.contacts.rules import CONTACT_FIELDS
 
 JINJA_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 TOKEN = "NURTUREJINJA{}X"
@@ -111,47 +107,26 @@ def layout_environment(templates_dir: str) -> Environment:
                        undefined=StrictUndefined)
 
 
-def markdown_to_html(body: str) -> str:
-    return markdown.markdown(body, extensions=["extra", "sane_lists"], output_format="html")
-
-
-def html_to_text(html: str) -> str:
-    converter = html2text.HTML2Text()
-    converter.body_width = 0
-    converter.ignore_images = True
-    converter.protect_links = True
-    return converter.handle(html).strip()
-
-
-def _inline(html: str) -> str:
-    from premailer import Premailer
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return Premailer(html, keep_style_tags=True, strip_important=False, disable_validation=True,
-                         cssutils_logging_level="CRITICAL", allow_network=False).transform()
-
-
 @lru_cache(maxsize=512)
 def compile_step(version_hash: str, subject: str, preheader: str, body_markdown: str, layout: str,
                  templates_dir: str, postal_address: str) -> CompiledStep:
     """Everything that is the same for every recipient of a step version, done once."""
     body, saved = _protect(body_markdown)
-    body_html = markdown_to_html(body)
+    body_html = formats.markdown_to_html(body)
     env = layout_environment(templates_dir)
     try:
         page = env.get_template(f"email/{layout}.html").render(
             body=_Markup(body_html), preheader=preheader, subject=TOKEN.format(len(saved)),
             pixel_url=PIXEL_MARK, unsubscribe_url=UNSUB_MARK, postal_address=postal_address)
         text_page = env.get_template(f"email/{layout}.txt").render(
-            body=html_to_text(body_html), unsubscribe_url=UNSUB_MARK, postal_address=postal_address)
+            body=formats.html_to_text(body_html), unsubscribe_url=UNSUB_MARK, postal_address=postal_address)
     except Exception as exc:  # a missing or broken layout file
         raise TemplateError(f"layout {layout!r}: {exc}") from exc
     saved.append("")  # the subject token in <title> renders empty; the subject header carries it
     # The unsubscribe link itself, not some other page under the same URL (forward, preferences).
     if f'href="{UNSUB_MARK}"' not in page or not re.search(UNSUB_MARK + r"(?![/\w])", text_page):
         raise TemplateError(f"layout {layout!r} has no unsubscribe link ({{{{ unsubscribe_url }}}}) in its .html and .txt")
-    inlined = _inline(page)
+    inlined = formats.inline_css(page)
     links: list[str] = []
 
     def mark(match: re.Match) -> str:
@@ -412,43 +387,3 @@ def _insert_honeypot(html: str, texts: list[str], encoded: list[bytes], slots: M
     encoded[index:index] = [code for _, code in parts]
     anchor = "".join(text for text, _ in parts)
     return html[:at] + anchor + html[at:] if at >= 0 else html + anchor
-
-
-def check_template(source: str, where: str, first_line: int = 1) -> list[str]:
-    """Syntax errors as 'where:line: message', with lines counted in the file the source came from."""
-    try:
-        sandbox().parse(source)
-    except TemplateSyntaxError as exc:
-        return [f"{where}:{exc.lineno + first_line - 1}: {exc.message}"]
-    return []
-
-
-MERGE_NAMES = {"contact", "persona", "segment"}
-
-
-def check_variables(source: str, where: str, first_line: int = 1) -> list[str]:
-    """Unknown merge fields are refused when a step is saved, never discovered at send time."""
-    from jinja2 import meta, nodes
-
-    try:
-        tree = sandbox().parse(source)
-    except TemplateSyntaxError:
-        return []  # reported by check_template
-    unknown = meta.find_undeclared_variables(tree) - MERGE_NAMES
-    first_use = {}
-    for name_node in tree.find_all(nodes.Name):
-        if name_node.name in unknown:
-            first_use.setdefault(name_node.name, name_node.lineno)
-    problems = [f"{where}:{first_use.get(name, 1) + first_line - 1}: unknown variable {name!r} "
-                f"(use contact.<field>, persona or segment)" for name in sorted(unknown)]
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        if isinstance(node.node, nodes.Name) and node.node.name == "contact":
-            attr = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
-            if attr not in CONTACT_FIELDS and attr != "fields":
-                problems.append(f"{where}:{node.lineno + first_line - 1}: unknown field contact.{attr} "
-                                f"(known: {', '.join(CONTACT_FIELDS)}, fields.<custom>)")
-    return problems
-
-
-def layouts(templates_dir: Path) -> list[str]:
-    return sorted(p.stem for p in (templates_dir / "email").glob("*.html"))

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Iterator
 from email.utils import parseaddr
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.orm import Session
 
 from app.mail import ConnectionLost, Refused, SendError
@@ -34,9 +34,8 @@ from app.domain.campaigns.enrollment import set_email_status
 from app.domain.sending.outgoing import OwnSession, id_among, load_message, load_outgoing
 from app.infra.relay_slots import relay_slot
 from app.domain.messages.rendering import TemplateError
-from app.domain.sending.journal import Accepted, Journal, open_lanes, settle_abandoned_lanes
+from app.domain.sending.journal import Accepted, Journal, open_lanes
 from app.domain.sending.throttling import BLOCK_PAUSE, THROTTLE_PAUSE, Throttle, raise_alert
-from app.infra.queue import enqueue_sends
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8  # about two days of backoff before giving up
@@ -377,18 +376,6 @@ class _Job:
         return "failed"
 
 
-def recovered_subject(services, session: Session, message_id: int) -> str:
-    """The subject a message the journal shows as accepted went out with, rendered again from its
-    step version for its contact (as they are now); empty if it can no longer be rendered."""
-    message = load_message(session, message_id)
-    if message is None:
-        return ""
-    try:
-        return message_content(services, message).subject
-    except (TemplateError, ValueError, AttributeError):  # e.g. a contact erased meanwhile
-        return ""
-
-
 def _connection_allowed(services):
     """A slot under the relay's connection cap (SMTP only; the outbox has no such limit)."""
     smtp = services.config.smtp
@@ -396,27 +383,3 @@ def _connection_allowed(services):
         return nullcontext(True)
     return relay_slot(services.redis, f"{smtp.host}:{smtp.port}", limit=services.config.smtp_max_connections,
                       lease_seconds=services.config.lease_seconds)
-
-
-def sweep(services, *, requeue_after: timedelta) -> dict[str, int]:
-    """Abandoned lanes are settled from their journal (their claims end with them); then pending
-    messages nobody holds or queued recently are queued again."""
-    now = services.now()
-    with services.sessions() as session:
-        settled = settle_abandoned_lanes(session, now=now, mail_from=services.config.mail_from,
-                                         subject_of=lambda message_id: recovered_subject(services, session, message_id))
-        # Rows left 'sending' by the per-message bookkeeping of earlier versions.
-        unknown = session.execute(
-            update(Message).where(Message.status == MessageStatus.SENDING, Message.lease_until < now)
-            .values(status=MessageStatus.UNKNOWN, lease_until=None,
-                    error="the worker stopped while handing this message over; not resent automatically")
-        ).rowcount or 0
-        stale = session.scalars(select(Message.id).where(
-            Message.status == MessageStatus.PENDING, Message.claim.is_(None),
-            or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
-            or_(Message.queued_at.is_(None), Message.queued_at < now - requeue_after),
-        ).order_by(Message.id).limit(50_000)).all()
-        session.commit()
-    requeued = enqueue_sends(services, list(stale))
-    return {"unknown": unknown + settled["unknown"], "released": settled["released"],
-            "recovered_sent": settled["sent"], "requeued": requeued}
