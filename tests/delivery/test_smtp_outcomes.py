@@ -136,7 +136,7 @@ def test_connections_to_the_relay_are_capped_across_workers(services, owe, clock
     """With every slot held elsewhere, a job sends nothing and leaves its messages owed for later."""
     import time
 
-    from app.domain.sending.relay_slots import relay_slot
+    from app.infra.relay_slots import relay_slot
 
     ids = owe("x@example.org")
     smtp = services.config.smtp

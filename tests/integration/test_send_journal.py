@@ -13,7 +13,8 @@ from app import create_app
 from app.clock import MovableClock, utcnow
 from app.config import load_config
 from app.db import upgrade
-from app.domain.sending.delivery import claim, new_claim_id, sweep
+from app.domain.sending.delivery import claim, new_claim_id
+from app.domain.sending.sweeper import sweep
 from app.domain.sending.journal import Journal, open_lanes
 from app.models import Contact, Event, Message, MessageKind, MessageStatus, SendLane
 
