@@ -77,7 +77,7 @@ def make_redis(config: Config):
 
 
 def init_services(app: Flask, config: Config, clock=None) -> Services:
-    from .mail import make_sender_factory
+    from app.infra.mail import make_sender_factory
     from app.infra.queue import install_enqueue_after_commit
 
     # Every SMTP lane of a send job holds a database connection while it sends, plus a few for the rest.

@@ -9,7 +9,7 @@ import pytest
 
 from app.domain.sending import journal as send_journal
 from app.domain.sending.delivery import send_batch
-from app.mail import ConnectionLost
+from app.infra.mail import ConnectionLost
 from app.models import Message
 
 from .conftest import owe_notices

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.domain.sending.delivery import send_batch
-from app.mail import ConnectionLost
+from app.infra.mail import ConnectionLost
 from app.models import Alert, Contact, DomainThrottle, Message
 
 from .conftest import owe_notices

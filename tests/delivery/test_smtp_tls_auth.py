@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from app.config import SmtpSettings
-from app.mail import ConnectionLost, SmtpSender
+from app.infra.mail import ConnectionLost, SmtpSender
 from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration

@@ -23,7 +23,7 @@ from email.utils import parseaddr
 from sqlalchemy import bindparam, func, update
 from sqlalchemy.orm import Session
 
-from app.mail import ConnectionLost, Refused, SendError
+from app.infra.mail import ConnectionLost, Refused, SendError
 from app.models import Contact, EmailStatus, Event, EventType, Message, MessageKind, MessageStatus
 
 from app.domain.sending import smtp_replies

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Iterator, Protocol
 
-from .config import SmtpSettings
+from app.config import SmtpSettings
+from app.models import OutboxEmail
 
 
 class SendError(Exception):
@@ -283,8 +284,6 @@ class OutboxConnection:
         self._content = (raw, message_id, subject)
 
     def content_result(self):
-        from .models import OutboxEmail
-
         (mail_from, to), (raw, message_id, subject) = self._envelope, self._content
         with self.services.sessions() as session:
             session.add(OutboxEmail(
