@@ -15,6 +15,7 @@ from app.cli import main, pass_services
 @pass_services
 def rescore(services, use_queue: bool, chunk: int, no_handoff: bool) -> None:
     """Re-score every contact under the agreement in force (run after changing rules; deterministic)."""
+    from app.domain.handoff.hand_off import hand_off_by_id
     from app.domain.handoff.periodic import enqueue_rescore
     from app.domain.qualification.rescoring import mark_rescored, rescore_all
 
@@ -26,7 +27,7 @@ def rescore(services, use_queue: bool, chunk: int, no_handoff: bool) -> None:
             session.commit()
             click.echo(f"queued {enqueue_rescore(services, session)} re-score job(s)")
             return
-        stats = rescore_all(session, now=services.now(), chunk=chunk, hand_off=not no_handoff)
+        stats = rescore_all(session, now=services.now(), chunk=chunk, hand_off=None if no_handoff else hand_off_by_id)
     rate = stats.contacts / stats.seconds if stats.seconds else 0
     click.echo(f"re-scored {stats.contacts} contacts in {stats.seconds:.2f} s ({rate:,.0f}/s): "
                f"{stats.changed} changed score or grade, {len(stats.handed_off)} newly qualified and handed off")

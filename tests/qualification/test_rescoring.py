@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.cli import main
 from app.domain.qualification.agreement import agreement_data, apply_agreement
@@ -119,3 +119,18 @@ def test_nurture_rescore_command(tmp_path):
     assert bad.exit_code == 2 and "Invalid value for '--chunk'" in bad.output
     queued = run("rescore", "--queue")
     assert queued.exit_code == 1 and "--queue needs NURTURE_REDIS_URL" in queued.output
+
+
+def test_nurture_rescore_hands_off_unless_told_not_to(crowd, rep, synced, services, clock):
+    """`--no-handoff` only re-scores; without it, contacts that now qualify are handed to a rep."""
+    rep("alex")
+    change_rules(synced, clock.now(), min_score=20)
+    handoffs = lambda: synced.scalar(select(func.count()).select_from(Handoff))  # noqa: E731
+    before = handoffs()
+    run = lambda *args: CliRunner().invoke(main, list(args), obj=services, catch_exceptions=False)  # noqa: E731
+    held = run("rescore", "--no-handoff")
+    assert held.exit_code == 0 and ", 0 newly qualified and handed off" in held.output
+    assert handoffs() == before
+    done = run("rescore")
+    assert done.exit_code == 0 and handoffs() > before
+    assert f", {handoffs() - before} newly qualified and handed off" in done.output

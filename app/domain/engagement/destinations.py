@@ -1,7 +1,7 @@
 """Where tracking links lead, and unsubscribes: the parts of engagement that need the database at once.
 
-Opens, clicks, QR scans and page views are recorded through the buffered path (ingest.py →
-hits.py); an unsubscribe is written synchronously, so it is effective before the next send.
+Opens, clicks, QR scans and page views are recorded through the buffered path (buffer → drain →
+recording); an unsubscribe is written synchronously, so it is effective before the next send.
 """
 from __future__ import annotations
 
