@@ -38,13 +38,15 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
 
     from .api import bp as api_bp
     from .tracking import bp as tracking_bp
-    from .tracking import marketing as tracking_marketing_bp
-    from .ui import init_ui
+    from .ui import bp as ui_bp
+    from .ui import csrf, init_ui
 
-    app.register_blueprint(api_bp)
-    app.register_blueprint(tracking_bp)
-    app.register_blueprint(tracking_marketing_bp)
     init_ui(app)
+    # The API authenticates with bearer keys and the public pages with signed links, not cookies.
+    csrf.exempt(api_bp)
+    csrf.exempt(tracking_bp)
+    for blueprint in (api_bp, tracking_bp, ui_bp):
+        app.register_blueprint(blueprint)
     from .tracking.fastpath import TrackingMiddleware  # /t/ hits skip Flask's request machinery
 
     app.wsgi_app = TrackingMiddleware(app.wsgi_app, app.extensions["nurture"])

@@ -1,4 +1,4 @@
-"""Public tracking and preference endpoints (no login, signed tokens instead), and the marketer's QR page.
+"""Public tracking and preference endpoints (no login, signed tokens instead).
 
 The hot paths (/t/o pixel, /t/c click, /t/q QR scan, /t/s snippet and beacons) are answered by
 fastpath.TrackingMiddleware before Flask sees the request; the pages here are the rest: unsubscribe
@@ -7,6 +7,5 @@ and preferences, forward to a colleague, forms, and the safe pages a bad or stal
 from flask import Blueprint
 
 bp = Blueprint("tracking", __name__)
-marketing = Blueprint("tracking_ui", __name__)  # signed-in pages: CSRF-protected like the rest of the UI
 
-from . import forms, pages, qr  # noqa: E402,F401  (routes register on import)
+from . import forms, pages  # noqa: E402,F401  (routes register on import)

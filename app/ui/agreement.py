@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import yaml
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -18,6 +18,7 @@ from app.domain.qualification.whatif import replay, suggest
 from app.extensions import db_session, services
 from app.models import Role, User
 
+from . import bp
 from .access import AGREEMENT, MARKETER, has_role, roles_required
 
 READERS = AGREEMENT
@@ -75,6 +76,7 @@ def _reps(session) -> list[dict]:
              "manager": managers.get(r.manager_id).name if r.manager_id in managers else None} for r in reps]
 
 
+@bp.get("/agreement")
 @roles_required(*READERS)
 def agreement():
     session = db_session()
@@ -83,6 +85,7 @@ def agreement():
                            can_edit=has_role(current_user, EDITORS), problems=[], tab="agreement")
 
 
+@bp.post("/agreement")
 @roles_required(*EDITORS)
 def save_agreement():
     session = db_session()
@@ -105,6 +108,7 @@ def save_agreement():
     return redirect(url_for("ui.agreement"))
 
 
+@bp.route("/agreement/whatif", methods=["GET", "POST"])
 @roles_required(*READERS)
 def whatif():
     session = db_session()
@@ -133,19 +137,10 @@ def _default_since() -> str:
     return (services().now() - timedelta(days=90)).strftime("%Y-%m-%d")
 
 
+@bp.get("/reports/criteria")
 @roles_required(*READERS)
 def evidence():
     since, until = _date("since"), _date("until")
     report = criteria_evidence(db_session(), since=since, until=until)
     return render_template("agreement/evidence.html", report=report, since=request.args.get("since", ""),
                            until=request.args.get("until", ""), tab="evidence")
-
-
-def register(bp: Blueprint) -> None:
-    bp.add_url_rule("/agreement", "agreement", agreement)
-    bp.add_url_rule("/agreement", "save_agreement", save_agreement, methods=["POST"])
-    bp.add_url_rule("/agreement/whatif", "whatif", whatif, methods=["GET", "POST"])
-    bp.add_url_rule("/reports/criteria", "evidence", evidence)
-
-
-

@@ -1,7 +1,7 @@
 """Personas and campaigns as marketing reads them: rules in words, steps with their numbers, previews."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from app.domain.contacts.records import rule_fields
 from app.domain.messages.composing import compiled_version
@@ -11,7 +11,7 @@ from app.domain.messages.rendering import TemplateError, merge_context, personal
 from app.extensions import db_session, services
 from app.models import Campaign, Contact, Step
 
-from . import queries
+from . import bp, queries
 from .access import MARKETING, roles_required
 from .helpers import MAX_ID, get_or_404, whole_number
 
@@ -25,17 +25,20 @@ CONDITIONS = {
 }
 
 
+@bp.get("/personas")
 @roles_required(*MARKETING)
 def personas():
     found = queries.all_personas(db_session())
     return render_template("personas/list.html", personas=[(p, queries.example_results(p)) for p in found])
 
 
+@bp.get("/campaigns")
 @roles_required(*MARKETING)
 def campaigns():
     return render_template("campaigns/list.html", rows=queries.campaigns_with_counts(db_session()))
 
 
+@bp.get("/campaigns/<int:campaign_id>")
 @roles_required(*MARKETING)
 def campaign(campaign_id: int):
     session = db_session()
@@ -46,6 +49,7 @@ def campaign(campaign_id: int):
                            enrollments=queries.enrollment_counts(session, found))
 
 
+@bp.get("/campaigns/<int:campaign_id>/steps/<int:step_id>/preview")
 @roles_required(*MARKETING)
 def preview(campaign_id: int, step_id: int):
     session = db_session()
@@ -84,6 +88,7 @@ def _render(version, contact: Contact | None):
                   unsubscribe_url="#")
 
 
+@bp.post("/campaigns/<int:campaign_id>/steps/<int:step_id>/test")
 @roles_required(*MARKETING)
 def send_test(campaign_id: int, step_id: int):
     """Queue a test send (proof) of the step to the address given, merged for the chosen contact."""
@@ -119,11 +124,3 @@ def _context(contact: Contact | None) -> dict:
     if contact is None:
         return merge_context({"email": SAMPLE_EMAIL, "email_domain": SAMPLE_EMAIL.split("@")[1]}, None, None)
     return merge_context(rule_fields(contact), contact.persona.slug if contact.persona else None, contact.segment)
-
-
-def register(bp: Blueprint) -> None:
-    bp.add_url_rule("/personas", "personas", personas)
-    bp.add_url_rule("/campaigns", "campaigns", campaigns)
-    bp.add_url_rule("/campaigns/<int:campaign_id>", "campaign", campaign)
-    bp.add_url_rule("/campaigns/<int:campaign_id>/steps/<int:step_id>/preview", "preview", preview)
-    bp.add_url_rule("/campaigns/<int:campaign_id>/steps/<int:step_id>/test", "send_test", send_test, methods=["POST"])

@@ -1,14 +1,14 @@
 """Contacts: a searchable list, and everything known about one contact on a single page."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.domain.handoff.hand_off import timeline
 from app.extensions import db_session, services
 from app.models import Contact, Note, Stage
 
-from . import queries
+from . import bp, queries
 from .access import CONTACTS, roles_required
 from .helpers import choice_arg, get_or_404, int_arg, paginate
 
@@ -16,6 +16,7 @@ NOTE_KINDS = ("note", "conversation", "personal")
 NOTE_MAX = 10_000
 
 
+@bp.get("/contacts")
 @roles_required(*CONTACTS)
 def contacts():
     session = db_session()
@@ -27,6 +28,7 @@ def contacts():
                            stages=[str(s) for s in Stage], personas=queries.all_personas(session))
 
 
+@bp.get("/contacts/<int:contact_id>")
 @roles_required(*CONTACTS)
 def contact(contact_id: int):
     return _render_detail(get_or_404(Contact, contact_id))
@@ -42,6 +44,7 @@ def _render_detail(contact: Contact, note_error: str | None = None, note_form: d
         note_kinds=NOTE_KINDS, note_error=note_error, note_form=note_form or {}), status
 
 
+@bp.post("/contacts/<int:contact_id>/notes")
 @roles_required(*CONTACTS)
 def add_note(contact_id: int):
     found = get_or_404(Contact, contact_id)
@@ -63,9 +66,3 @@ def add_note(contact_id: int):
     session.commit()
     flash("Note saved.", "success")
     return redirect(url_for("ui.contact", contact_id=found.id, _anchor="notes"))
-
-
-def register(bp: Blueprint) -> None:
-    bp.add_url_rule("/contacts", "contacts", contacts)
-    bp.add_url_rule("/contacts/<int:contact_id>", "contact", contact)
-    bp.add_url_rule("/contacts/<int:contact_id>/notes", "add_note", add_note, methods=["POST"])

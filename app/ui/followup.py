@@ -2,7 +2,7 @@
 the monthly lead review per rep. Thin: parse the form, call app.domain.handoff.feedback / reviews, render."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -13,6 +13,7 @@ from app.domain.handoff.reviews import month_review, parse_month, previous_month
 from app.extensions import db_session, services
 from app.models import Feedback, Handoff, Role, User, WebhookDelivery
 
+from . import bp
 from .access import HANDOFFS, REVIEWS, SALES, may_view_handoff, roles_required
 from .helpers import get_or_404
 
@@ -49,6 +50,7 @@ def _render(handoff: Handoff, *, error: str | None = None, form: dict | None = N
         error=error, form=form or {}), status
 
 
+@bp.get("/handoffs/<int:handoff_id>/follow-up")
 @roles_required(*HANDOFFS)
 def follow_up(handoff_id: int):
     return _render(_visible(handoff_id))
@@ -78,6 +80,7 @@ def _whole(value: str, field: str):
     return int(value)
 
 
+@bp.post("/handoffs/<int:handoff_id>/outcome")
 @roles_required(*HANDOFFS)
 def outcome(handoff_id: int):
     handoff = _visible(handoff_id)
@@ -92,6 +95,7 @@ def outcome(handoff_id: int):
     return _act(handoff, work, f"Outcome recorded: {form['outcome']}.", form)
 
 
+@bp.post("/handoffs/<int:handoff_id>/feedback")
 @roles_required(*HANDOFFS)
 def later_feedback(handoff_id: int):
     handoff = _visible(handoff_id)
@@ -107,6 +111,7 @@ def later_feedback(handoff_id: int):
     return _act(handoff, work, "Thank you: feedback recorded.", form)
 
 
+@bp.post("/handoffs/<int:handoff_id>/recycle", endpoint="recycle")
 @roles_required(*HANDOFFS)
 def recycle_lead(handoff_id: int):
     handoff = _visible(handoff_id)
@@ -126,6 +131,7 @@ def _month(text: str):
         abort(400, description=f"The month {exc.message}.")
 
 
+@bp.get("/reviews")
 @roles_required(*REVIEWS)
 def reviews():
     now = services().now()
@@ -138,6 +144,7 @@ def reviews():
     return render_template("followup/reviews.html", rows=rows, month=f"{month:%Y-%m}", tab="reviews")
 
 
+@bp.get("/reviews/<int:rep_id>/<month>")
 @roles_required(*REVIEWS)
 def review(rep_id: int, month: str):
     first = _month(month)
@@ -147,12 +154,3 @@ def review(rep_id: int, month: str):
     session, now = db_session(), services().now()
     return render_template("followup/review.html", rep=rep, review=month_review(session, rep, first, now=now),
                            months=review_months(session, rep, now=now), tab="reviews")
-
-
-def register(bp: Blueprint) -> None:
-    bp.add_url_rule("/handoffs/<int:handoff_id>/follow-up", "follow_up", follow_up)
-    bp.add_url_rule("/handoffs/<int:handoff_id>/outcome", "outcome", outcome, methods=["POST"])
-    bp.add_url_rule("/handoffs/<int:handoff_id>/feedback", "later_feedback", later_feedback, methods=["POST"])
-    bp.add_url_rule("/handoffs/<int:handoff_id>/recycle", "recycle", recycle_lead, methods=["POST"])
-    bp.add_url_rule("/reviews", "reviews", reviews)
-    bp.add_url_rule("/reviews/<int:rep_id>/<month>", "review", review)

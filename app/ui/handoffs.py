@@ -1,7 +1,7 @@
 """Handoffs: the leads sales received, the lead report a rep reads before calling, and the decision."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.domain.errors import Conflict, ValidationError
@@ -9,7 +9,7 @@ from app.domain.handoff.feedback import reasons_config, respond
 from app.extensions import db_session, services
 from app.models import Handoff, HandoffStatus
 
-from . import queries
+from . import bp, queries
 from .access import HANDOFFS, may_decide_handoff, may_view_handoff, roles_required, sees_all_handoffs
 from .helpers import choice_arg, get_or_404, int_arg, paginate, whole_number
 
@@ -17,6 +17,7 @@ OPEN = (HandoffStatus.PENDING, HandoffStatus.ESCALATED)
 COMMENT_MAX = 5000
 
 
+@bp.get("/handoffs")
 @roles_required(*HANDOFFS)
 def handoffs():
     status = choice_arg("status", [str(s) for s in HandoffStatus])
@@ -26,11 +27,13 @@ def handoffs():
                            own=rep_id is not None, now=services().now())
 
 
+@bp.get("/handoffs/<int:handoff_id>")
 @roles_required(*HANDOFFS)
 def handoff(handoff_id: int):
     return _render(_visible(handoff_id))
 
 
+@bp.post("/handoffs/<int:handoff_id>/respond", endpoint="respond")
 @roles_required(*HANDOFFS)
 def decide(handoff_id: int):
     found = _visible(handoff_id)
@@ -84,9 +87,3 @@ def _render(found: Handoff, *, form: dict | None = None, error: str | None = Non
         new_notes=queries.contact_notes(session, found.contact_id, since=found.created_at),
         can_decide=may_decide_handoff(current_user, found) and found.status in OPEN,
         reasons=reasons_config(session), form=form or {}, error=error, now=services().now()), status
-
-
-def register(bp: Blueprint) -> None:
-    bp.add_url_rule("/handoffs", "handoffs", handoffs)
-    bp.add_url_rule("/handoffs/<int:handoff_id>", "handoff", handoff)
-    bp.add_url_rule("/handoffs/<int:handoff_id>/respond", "respond", decide, methods=["POST"])

@@ -5,24 +5,26 @@ import email
 import email.policy
 import re
 
-from flask import Blueprint, render_template
+from flask import render_template
 
 from app.extensions import db_session, services
 from app.models import OutboxEmail
 
-from . import queries
+from . import bp, queries
 from .access import MARKETING, roles_required
 from .helpers import get_or_404, int_arg, paginate
 
 HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post")
 
 
+@bp.get("/outbox")
 @roles_required(*MARKETING)
 def outbox():
     page = paginate(db_session(), queries.outbox_query(), int_arg("page", 1))
     return render_template("outbox/list.html", page=page)
 
 
+@bp.get("/outbox/<int:email_id>")
 @roles_required(*MARKETING)
 def outbox_email(email_id: int):
     row = get_or_404(OutboxEmail, email_id)
@@ -57,8 +59,3 @@ def display_html(html: str, base_url: str) -> str:
     if re.search(r"<head\b[^>]*>", html, re.I):
         return re.sub(r"(<head\b[^>]*>)", lambda m: m.group(1) + base, html, count=1, flags=re.I)
     return base + html
-
-
-def register(bp: Blueprint) -> None:
-    bp.add_url_rule("/outbox", "outbox", outbox)
-    bp.add_url_rule("/outbox/<int:email_id>", "outbox_email", outbox_email)

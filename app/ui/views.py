@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from app.extensions import db_session
 from app.models import User
 
-from . import queries
+from . import bp, queries
 from .access import DASHBOARD, SALES, home_endpoint, roles_required
 
 
@@ -24,6 +24,7 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+@bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated and request.method == "GET" and home_endpoint(current_user) != "ui.login":
         return redirect(_safe_next(request.args.get("next")) or url_for(home_endpoint(current_user)))
@@ -39,11 +40,13 @@ def login():
                            next=_safe_next(request.values.get("next")) or ""), 401 if error else 200
 
 
+@bp.post("/logout")
 def logout():
     logout_user()
     return redirect(url_for("ui.login"))
 
 
+@bp.get("/")
 def home():
     """The dashboard for those who have one; a sales manager lands on the handoffs."""
     if not current_user.is_authenticated:
@@ -51,6 +54,7 @@ def home():
     return redirect(url_for(home_endpoint(current_user)))
 
 
+@bp.get("/dashboard")
 @roles_required(*DASHBOARD)
 def dashboard():
     session = db_session()
@@ -61,10 +65,3 @@ def dashboard():
         off_funnel=[(s, stages[str(s)]) for s in queries.OFF_FUNNEL], funnel_max=max(stages.values() or [0]) or 1,
         messages=queries.message_status_counts(session), handoffs=queries.recent_handoffs(session, rep_id=own),
         events=queries.recent_events(session), own_handoffs=own is not None)
-
-
-def register(blueprint: Blueprint) -> None:
-    blueprint.add_url_rule("/login", "login", login, methods=["GET", "POST"])
-    blueprint.add_url_rule("/logout", "logout", logout, methods=["POST"])
-    blueprint.add_url_rule("/", "home", home)
-    blueprint.add_url_rule("/dashboard", "dashboard", dashboard)
