@@ -60,11 +60,6 @@ def may_view_handoff(user: User, handoff: Handoff) -> bool:
     return sees_all_handoffs(user) or handoff.rep_id == user.id
 
 
-def may_decide_handoff(user: User, handoff: Handoff) -> bool:
-    """The assigned rep, their manager role, or an admin; marketing watches but does not decide."""
-    return user.role in (ADMIN, MANAGER) or (user.role == SALES and handoff.rep_id == user.id)
-
-
 def home_endpoint(user) -> str:
     if user.role == MANAGER:
         return "ui.handoffs"

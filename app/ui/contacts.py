@@ -4,16 +4,15 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.domain.contacts import notes
+from app.domain.errors import ValidationError
 from app.domain.handoff.hand_off import timeline
 from app.extensions import db_session, services
-from app.models import Contact, Note, Stage
+from app.models import Contact, Stage
 
 from . import bp, queries
 from .access import CONTACTS, roles_required
 from .helpers import choice_arg, get_or_404, int_arg, paginate
-
-NOTE_KINDS = ("note", "conversation", "personal")
-NOTE_MAX = 10_000
 
 
 @bp.get("/contacts")
@@ -41,7 +40,7 @@ def _render_detail(contact: Contact, note_error: str | None = None, note_form: d
         enrollments=queries.contact_enrollments(session, contact), messages=queries.contact_messages(session, contact),
         timeline=timeline(session, contact), history=queries.stage_history(session, contact),
         notes=queries.contact_notes(session, contact.id), handoffs=queries.contact_handoffs(session, contact),
-        note_kinds=NOTE_KINDS, note_error=note_error, note_form=note_form or {}), status
+        note_kinds=notes.NOTE_KINDS, note_error=note_error, note_form=note_form or {}), status
 
 
 @bp.post("/contacts/<int:contact_id>/notes")
@@ -50,19 +49,12 @@ def add_note(contact_id: int):
     found = get_or_404(Contact, contact_id)
     kind = request.form.get("kind", "note")
     body = request.form.get("body", "").strip()
-    error = None
-    if kind not in NOTE_KINDS:
-        error = f"Choose a kind of note: {', '.join(NOTE_KINDS)}."
-    elif not body:
-        error = "Write something before saving the note."
-    elif len(body) > NOTE_MAX:
-        error = f"A note holds at most {NOTE_MAX:,} characters."
-    if error:
-        return _render_detail(found, note_error=error, note_form={"kind": kind, "body": body}, status=400)
     session = db_session()
-    # There is no domain function for notes yet; a note is a plain record with no rules attached.
-    session.add(Note(contact_id=found.id, user_id=current_user.id, kind=kind, body=body,
-                     created_at=services().now()))
+    try:
+        notes.add_note(session, found, current_user, kind=kind, body=body, now=services().now())
+    except ValidationError as exc:
+        return _render_detail(found, note_error=exc.message[:1].upper() + exc.message[1:] + ".",
+                              note_form={"kind": kind, "body": body}, status=400)
     session.commit()
     flash("Note saved.", "success")
     return redirect(url_for("ui.contact", contact_id=found.id, _anchor="notes"))

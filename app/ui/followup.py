@@ -7,7 +7,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.domain.errors import Conflict, ValidationError
-from app.domain.handoff.feedback import add_feedback, may_decide, reasons_config, record_outcome, recyclable, recycle
+from app.domain.handoff.feedback import (add_feedback, may_decide, may_record_outcome, may_recycle, reasons_config,
+                                         record_outcome, recyclable, recycle)
 from app.domain.handoff.hand_off import handoff_events
 from app.domain.handoff.reviews import month_review, parse_month, previous_month, review_months
 from app.extensions import db_session, services
@@ -27,10 +28,6 @@ def _visible(handoff_id: int) -> Handoff:
     return found
 
 
-def _may_recycle(user: User, handoff: Handoff) -> bool:
-    return user.role in (Role.ADMIN, Role.MARKETER) or may_decide(user, handoff)
-
-
 def _render(handoff: Handoff, *, error: str | None = None, form: dict | None = None, status: int = 200):
     session = db_session()
     config = reasons_config(session)
@@ -43,9 +40,9 @@ def _render(handoff: Handoff, *, error: str | None = None, form: dict | None = N
         feedback=session.scalars(select(Feedback).where(Feedback.handoff_id == handoff.id).order_by(Feedback.id)).all(),
         webhooks=session.scalars(select(WebhookDelivery).where(WebhookDelivery.handoff_id == handoff.id)
                                  .order_by(WebhookDelivery.id)).all() if current_user.role != SALES else [],
-        can_outcome=may_decide(current_user, handoff) and handoff.status == "accepted" and not closed,
+        can_outcome=may_record_outcome(current_user, handoff) and handoff.status == "accepted" and not closed,
         can_feedback=may_decide(current_user, handoff) and handoff.status in ("accepted", "rejected"),
-        can_recycle=_may_recycle(current_user, handoff) and recyclable(handoff),
+        can_recycle=may_recycle(current_user, handoff) and recyclable(handoff),
         lost_reasons=config["lost_reasons"], reasons=config["reject_reasons"] + config["accept_reasons"],
         error=error, form=form or {}), status
 
@@ -84,7 +81,7 @@ def _whole(value: str, field: str):
 @roles_required(*HANDOFFS)
 def outcome(handoff_id: int):
     handoff = _visible(handoff_id)
-    if not may_decide(current_user, handoff):
+    if not may_record_outcome(current_user, handoff):
         abort(403, description="Only the assigned rep, a sales manager or an admin can record the outcome.")
     form = {k: request.form.get(k, "") for k in ("outcome", "amount", "reason", "comment")}
 
@@ -115,7 +112,7 @@ def later_feedback(handoff_id: int):
 @roles_required(*HANDOFFS)
 def recycle_lead(handoff_id: int):
     handoff = _visible(handoff_id)
-    if not _may_recycle(current_user, handoff):
+    if not may_recycle(current_user, handoff):
         abort(403, description="Marketing, a sales manager or the assigned rep can send a lead back to nurture.")
     return _act(handoff, lambda s: recycle(s, handoff, now=services().now(), actor=f"user:{current_user.id}",
                                            why=f"by {current_user.email}"),

@@ -5,12 +5,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.domain.errors import Conflict, ValidationError
-from app.domain.handoff.feedback import reasons_config, respond
+from app.domain.handoff.feedback import may_decide, reasons_config, respond
 from app.extensions import db_session, services
 from app.models import Handoff, HandoffStatus
 
 from . import bp, queries
-from .access import HANDOFFS, may_decide_handoff, may_view_handoff, roles_required, sees_all_handoffs
+from .access import HANDOFFS, may_view_handoff, roles_required, sees_all_handoffs
 from .helpers import choice_arg, get_or_404, int_arg, paginate, whole_number
 
 OPEN = (HandoffStatus.PENDING, HandoffStatus.ESCALATED)
@@ -37,7 +37,7 @@ def handoff(handoff_id: int):
 @roles_required(*HANDOFFS)
 def decide(handoff_id: int):
     found = _visible(handoff_id)
-    if not may_decide_handoff(current_user, found):
+    if not may_decide(current_user, found):
         abort(403, description="Only the assigned rep, a sales manager or an admin can accept or reject this lead.")
     form = {"decision": request.form.get("decision", ""), "rating": request.form.get("rating", "").strip(),
             "accept_reasons": request.form.getlist("accept_reasons"),
@@ -85,5 +85,5 @@ def _render(found: Handoff, *, form: dict | None = None, error: str | None = Non
         "handoffs/detail.html", handoff=found, report=report, contact=report.get("contact") or {},
         score=report.get("score") or {}, fit=report.get("fit") or {}, feedback=queries.handoff_feedback(session, found),
         new_notes=queries.contact_notes(session, found.contact_id, since=found.created_at),
-        can_decide=may_decide_handoff(current_user, found) and found.status in OPEN,
+        can_decide=may_decide(current_user, found) and found.status in OPEN,
         reasons=reasons_config(session), form=form or {}, error=error, now=services().now()), status

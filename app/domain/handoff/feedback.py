@@ -32,6 +32,16 @@ def may_decide(user: User, handoff: Handoff) -> bool:
     return user.role in (Role.ADMIN, Role.SALES_MANAGER) or (user.role == Role.SALES and handoff.rep_id == user.id)
 
 
+def may_record_outcome(user: User, handoff: Handoff) -> bool:
+    """Opportunity, won or lost: said by those who decide on the lead."""
+    return may_decide(user, handoff)
+
+
+def may_recycle(user: User, handoff: Handoff) -> bool:
+    """Marketing, who nurture the lead again, as well as those who decide on it."""
+    return user.role == Role.MARKETER or may_decide(user, handoff)
+
+
 def _check_common(rating: Any, comment: Any) -> str:
     if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
         raise ValidationError("rating", "must be between 1 and 5")
