@@ -9,22 +9,23 @@ from app.models import Contact, EmailStatus, Stage, StageTransition
 
 
 def move_stage(session: Session, contact: Contact, to: Stage, *, cause: str, actor: str, now: datetime) -> bool:
-    if contact.stage == to:
-        return False
-    session.add(StageTransition(contact_id=contact.id, attribute="stage", from_value=str(contact.stage),
-                                to_value=str(to), cause=cause, actor=actor, created_at=now))
-    contact.stage = to
-    contact.updated_at = now
-    return True
+    return _change(session, contact, "stage", to, cause=cause, actor=actor, now=now)
 
 
 def record_email_status(session: Session, contact: Contact, to: EmailStatus, *, cause: str, actor: str,
                         now: datetime) -> bool:
     """The change and its cause; stopping the drips that follows is campaigns.enrollment.set_email_status."""
-    if contact.email_status == to:
+    return _change(session, contact, "email_status", to, cause=cause, actor=actor, now=now)
+
+
+def _change(session: Session, contact: Contact, attribute: str, to: str, *, cause: str, actor: str,
+            now: datetime) -> bool:
+    """Set the attribute and record the transition; False (and nothing recorded) if it already holds."""
+    before = getattr(contact, attribute)
+    if before == to:
         return False
-    session.add(StageTransition(contact_id=contact.id, attribute="email_status", from_value=str(contact.email_status),
+    session.add(StageTransition(contact_id=contact.id, attribute=attribute, from_value=str(before),
                                 to_value=str(to), cause=cause, actor=actor, created_at=now))
-    contact.email_status = to
+    setattr(contact, attribute, to)
     contact.updated_at = now
     return True
