@@ -3,4 +3,5 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import errors, contacts, handoffs, reports, agreement, tracking  # noqa: E402,F401  (routes register on import)
+# Routes register on import.
+from . import errors, contacts, handoffs, reports, agreement, privacy, qr, forms, pageviews  # noqa: E402,F401

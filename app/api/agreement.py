@@ -17,7 +17,7 @@ from app.models import User
 
 from . import bp
 from .auth import require_api_key
-from .contacts import json_body
+from .inputs import json_body
 from .errors import error_response
 
 

@@ -1,11 +1,11 @@
 """Contacts and events: the way prospects and signals enter Nurture from other systems."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 
 from app.domain.contacts.consent import consent_json
 from app.domain.engagement.arrivals import upsert_contact
-from app.domain.errors import NotFound, ValidationError
+from app.domain.errors import NotFound
 from app.domain.engagement.events import record_api_event
 from app.domain.handoff.hand_off import timeline
 from app.extensions import db_session, services
@@ -13,15 +13,7 @@ from app.models import Contact
 
 from . import bp
 from .auth import require_api_key
-
-
-def json_body() -> dict:
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ValidationError("body", "send a JSON object with Content-Type: application/json")
-    if not isinstance(data, dict):
-        raise ValidationError("body", "must be a JSON object")
-    return data
+from .inputs import json_body
 
 
 def contact_json(contact: Contact, *, with_timeline: bool = False) -> dict:
