@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Contact, EmailStatus, Event, EventType
+from app.infra import locks
 
 from app.domain.engagement.arrivals import upsert_contact
 from app.domain.campaigns.enrollment import enroll, exit_on_goal
@@ -68,11 +69,9 @@ def record_events(session: Session, parsed: Sequence[Mapping[str, Any]], *, now:
     rows = [{"contact_id": p["contact_id"], "type": p["type"], "occurred_at": p["occurred_at"], "url": p["url"],
              "properties": dict(p.get("properties") or {}), "is_machine": False, "source": source,
              "dedupe_key": p.get("dedupe_key"), "created_at": now} for p in parsed]
-    if rows and session.get_bind().dialect.name == "postgresql":
-        # Every contact first, in id order, so concurrent batches never deadlock. NO KEY UPDATE: it
-        # does not wait for the key-share locks that other transactions' event INSERTs hold.
-        session.execute(select(Contact.id).where(Contact.id.in_({r["contact_id"] for r in rows}))
-                        .order_by(Contact.id).with_for_update(key_share=True))
+    if rows:
+        # Every contact first, in id order, so concurrent batches never deadlock.
+        locks.lock_contacts(session, {r["contact_id"] for r in rows})
     stored = _insert(session, rows)
     by_contact: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in stored:

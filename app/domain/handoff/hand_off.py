@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models import (NURTURE_STAGES, Contact, Event, Handoff, HandoffEvent, HandoffStatus, Message, MessageKind, MessageStatus,
                         Note, Stage, StageTransition, User)
+from app.infra import locks
 from app.infra.queue import owe
 
 from app.domain.handoff.assignment import Assignment, choose_rep
@@ -125,9 +126,7 @@ def release_queued(session: Session, *, now: datetime, limit: int = 200) -> int:
     a new rep). Returns how many were assigned."""
     query = (select(Handoff).join(Contact, Contact.id == Handoff.contact_id).where(Handoff.status == HandoffStatus.QUEUED)
              .order_by(Contact.score.desc(), Handoff.created_at, Handoff.id).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Handoff)  # several schedulers: each lead once
-    queued = session.scalars(query).all()
+    queued = session.scalars(locks.handoffs_once(session, query)).all()  # several schedulers: each lead once
     released = 0
     for handoff in queued:
         assignment = choose_rep(session, handoff.contact, now=now)

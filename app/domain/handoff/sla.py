@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Handoff, HandoffEvent, HandoffStatus, Role, StageTransition, User
+from app.infra import locks
 
 from app.domain.handoff.assignment import choose_rep
 from app.domain.handoff.hand_off import describe_span, assign, lead_subject, log, notify
@@ -28,9 +29,7 @@ def manager_for(session: Session, rep: User | None) -> User | None:
 def overdue(session: Session, *, now: datetime, limit: int = 200) -> list[Handoff]:
     query = (select(Handoff).where(Handoff.status == HandoffStatus.PENDING, Handoff.respond_by < now)
              .order_by(Handoff.respond_by).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Handoff)  # several schedulers: each lead once
-    return list(session.scalars(query))
+    return list(session.scalars(locks.handoffs_once(session, query)))  # several schedulers: each lead once
 
 
 def enforce_sla(session: Session, *, now: datetime) -> dict[str, int]:

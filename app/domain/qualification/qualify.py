@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import NURTURE_STAGES, Contact, Event, Stage
+from app.infra import locks
 
 from app.domain.qualification.agreement import Agreement, load_agreement
 from app.domain.contacts.records import rule_fields
@@ -41,9 +42,7 @@ def rescore(session: Session, contact: Contact, *, now: datetime) -> None:
     """Score the contact from every event stored so far. On PostgreSQL its row is locked and read
     again first: an event batch or another event committed meanwhile is then seen and scored on
     top, never overwritten by a score computed without it."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.flush()
-        session.refresh(contact, with_for_update={"key_share": True, "of": Contact})
+    locks.refresh_contact_locked(session, contact)
     values = score_values(load_agreement(session), rule_fields(contact), contact_events(session, contact), now=now,
                           reset_at=contact.score_reset_at)
     for key, value in values.items():

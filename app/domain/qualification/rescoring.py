@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.models import NURTURE_STAGES, Contact, Event
+from app.infra import locks
 
 from app.domain.qualification.agreement import Agreement, agreement_data, load_agreement
 from app.domain.contacts.rules import CONTACT_FIELDS
@@ -65,9 +66,7 @@ def rescore_chunk(session: Session, ids: list[int], *, now: datetime, agreement:
     columns = [Contact.id, Contact.stage, Contact.score, Contact.grade, Contact.score_reset_at, Contact.scored_at,
                Contact.last_activity_at, Contact.fields,
                *(getattr(Contact, f) for f in STORED_FIELDS if f != "fields")]
-    query = select(*columns).where(Contact.id.in_(ids)).order_by(Contact.id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=Contact, key_share=True)  # NO KEY UPDATE: event INSERTs go on
+    query = locks.contacts_for_scoring(session, select(*columns).where(Contact.id.in_(ids)).order_by(Contact.id))
     contacts = session.execute(query).mappings().all()
     events: dict[int, list[ScoredEvent]] = defaultdict(list)
     for row in session.execute(select(Event.contact_id, Event.id, Event.type, Event.occurred_at, Event.url,
