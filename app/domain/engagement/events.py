@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.models import Campaign, CampaignKind, CampaignStatus, Contact, EmailStatus, Event, EventType, Message
+from app.infra import keyed_inserts
 
 from app.domain.contacts.records import find_contact, normalise_email
 from app.domain.campaigns.enrollment import enroll, exit_on_goal
@@ -28,18 +29,9 @@ INTERNAL_TYPES = {EventType.EMAIL_SENT, EventType.EMAIL_OPEN, EventType.EMAIL_CL
 
 
 def insert_keyed_events(session: Session, rows: list[dict[str, Any]]) -> set[str]:
-    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING for events whose producer may retry; returns the
-    dedupe keys actually inserted. The key's unique index is partial (keyed events only)."""
-    if not rows:
-        return set()
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = (insert(Event)
-                 .on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=Event.dedupe_key.is_not(None))
-                 .returning(Event.dedupe_key))
-    return set(session.execute(statement, rows).scalars().all())
+    """Store events whose producer may retry, each key once; returns the dedupe keys actually
+    inserted (a key already stored is skipped by the database: app.infra.keyed_inserts)."""
+    return keyed_inserts.insert_keyed_events(session, rows)
 
 
 def record_event(session: Session, contact: Contact, event_type: str, *, now: datetime,
