@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.orm import Session, defer, selectinload
 
 from app.models import Campaign, Contact, Message, MessageKind, Persona, StepVersion
+from app.infra import id_lists
 
 RECIPIENT_FIELDS = ("email", "email_domain", "first_name", "last_name", "company", "title", "industry",
                     "company_size", "budget", "timeline_months", "country", "timezone", "source", "fields",
@@ -126,8 +126,5 @@ def _by_id(session: Session, model, ids: set) -> dict:
 
 
 def id_among(column, ids: list[int], session: Session):
-    """One array parameter on PostgreSQL: a list of a hundred placeholders costs the driver more to
-    rewrite on every call than the query costs the server."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
-    return column.in_(ids)
+    """`column` is one of `ids`, passed as the database takes a long list best (app.infra.id_lists)."""
+    return id_lists.id_among(session, column, ids)
