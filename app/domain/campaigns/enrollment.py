@@ -5,12 +5,13 @@ import secrets
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import (Campaign, CampaignKind, Contact, EmailStatus, Enrollment, EnrollmentStatus, Event,
                         EventType, Message, MessageKind, MessageStatus, Stage, Step)
+from app.infra import planning
 from app.infra.queue import owe_ids
 
 from app.domain.contacts.consent import record_consent
@@ -150,23 +151,6 @@ def _mapping_condition_met(session: Session, enrollment: Enrollment, condition: 
     return rules.evaluate(condition, rule_fields(enrollment.contact))
 
 
-# The due enrollments are locked first (SKIP LOCKED: several schedulers never take the same one),
-# then each looks up its contact by primary key. Left to itself the planner hash-joins against
-# every contact, which makes a tick cost grow with the contact base instead of with what is due;
-# OFFSET 0 keeps the per-row lookup from being flattened into such a join.
-DUE_PG = text("""
-WITH due AS MATERIALIZED (
-    SELECT id, contact_id, campaign_id, next_position, next_due_at FROM enrollments
-    WHERE status = 'active' AND next_due_at <= :now
-    ORDER BY next_due_at LIMIT :limit FOR UPDATE SKIP LOCKED)
-SELECT due.id, due.contact_id, due.campaign_id, due.next_position, c.email, c.timezone, c.email_status,
-       c.email_consent, c.stage
-FROM due CROSS JOIN LATERAL (
-    SELECT email, timezone, email_status, email_consent, stage FROM contacts WHERE contacts.id = due.contact_id
-    OFFSET 0) AS c
-ORDER BY due.next_due_at, due.id""")
-
-
 def plan_due_messages(session: Session, *, now: datetime, limit: int = 1000) -> int:
     """Turn due enrollments into pending message rows (enqueued after commit) and advance them.
 
@@ -180,15 +164,7 @@ def plan_due_messages(session: Session, *, now: datetime, limit: int = 1000) -> 
     # Columns rather than objects: hydrating thousands of enrollments and contacts cost more than
     # everything else in a tick. The rare cases (a contact who can no longer receive, a step with a
     # condition, an enrollment with no step left) load what they need through the ORM.
-    if session.get_bind().dialect.name == "postgresql":
-        due = session.execute(DUE_PG, {"now": now, "limit": limit}).all()
-    else:
-        due = session.execute(
-            select(Enrollment.id, Enrollment.contact_id, Enrollment.campaign_id, Enrollment.next_position,
-                   Contact.email, Contact.timezone, Contact.email_status, Contact.email_consent, Contact.stage)
-            .join(Contact, Contact.id == Enrollment.contact_id)
-            .where(Enrollment.status == EnrollmentStatus.ACTIVE, Enrollment.next_due_at <= now)
-            .order_by(Enrollment.next_due_at).limit(limit)).all()
+    due = planning.due_enrollments(session, now=now, limit=limit)
     if not due:
         return 0
     campaigns = {campaign.id: campaign for campaign in session.scalars(
@@ -287,103 +263,32 @@ def _outcome(campaign: Campaign, steps: list[Step], position: int, met: bool, co
         next_position=following, status=str(status), next_due_at=next_due_at, ended_at=ended_at)
 
 
-# Each due row sends only its own ids; the columns its outcome decides travel once per outcome
-# and are joined back by number. Arrays go as PostgreSQL array literals: one string per column is
-# far cheaper for the driver than adapting thousands of list items.
-INSERT_MESSAGES_PG = text("""
-INSERT INTO messages (public_id, kind, contact_id, enrollment_id, campaign_id, step_id, step_version_id, to_email,
-                      status, created_at, subject, attempts, error, queued_at)
-SELECT d.public_id, o.kind, d.contact_id, d.enrollment_id, o.campaign_id, o.step_id, o.step_version_id, d.to_email,
-       o.status, :now, '', 0, o.error, o.queued_at
-FROM unnest(CAST(:public_ids AS varchar[]), CAST(:contact_ids AS integer[]), CAST(:enrollment_ids AS integer[]),
-            CAST(:emails AS varchar[]), CAST(:outcomes AS integer[]))
-     WITH ORDINALITY AS d(public_id, contact_id, enrollment_id, to_email, outcome, position)
-JOIN unnest(CAST(:campaign_ids AS integer[]), CAST(:step_ids AS integer[]), CAST(:step_version_ids AS integer[]),
-            CAST(:kinds AS varchar[]), CAST(:statuses AS varchar[]), CAST(:errors AS text[]),
-            CAST(:queued AS timestamptz[]))
-     WITH ORDINALITY AS o(campaign_id, step_id, step_version_id, kind, status, error, queued_at, number)
-  ON o.number = d.outcome
-ORDER BY d.position
-RETURNING id, status
-""")
-
-
 def _insert_messages(session: Session, planned: list[_Planned], outcomes: list[_Outcome],
                      now: datetime) -> list[tuple[int, str]]:
     drawn = secrets.token_bytes(16 * len(planned)).hex()  # token_hex(16) each, drawn at once
     public_ids = [drawn[i:i + 32] for i in range(0, len(drawn), 32)]
-    if session.get_bind().dialect.name == "postgresql":
-        enrollment_ids, contact_ids, emails, numbers = zip(*planned)
-        return session.execute(INSERT_MESSAGES_PG, {
-            "now": now, "public_ids": _text_array(public_ids), "contact_ids": _int_array(contact_ids),
-            "enrollment_ids": _int_array(enrollment_ids), "emails": _text_array(emails),
-            "outcomes": _int_array(numbers),
-            "campaign_ids": [o.campaign_id for o in outcomes], "step_ids": [o.step_id for o in outcomes],
-            "step_version_ids": [o.step_version_id for o in outcomes], "kinds": [o.kind for o in outcomes],
-            "statuses": [o.message_status for o in outcomes], "errors": [o.error for o in outcomes],
-            "queued": [o.queued_at for o in outcomes]}).all()
-    rows = []
-    for public_id, due in zip(public_ids, planned):
-        o = outcomes[due.outcome - 1]
-        rows.append({
-            "public_id": public_id, "contact_id": due.contact_id, "enrollment_id": due.enrollment_id,
-            "campaign_id": o.campaign_id, "step_id": o.step_id, "step_version_id": o.step_version_id,
-            "to_email": due.email, "kind": o.kind, "status": o.message_status, "created_at": now, "subject": "",
-            "attempts": 0, "error": o.error, "queued_at": o.queued_at})
-    return session.execute(insert(Message).returning(Message.id, Message.status, sort_by_parameter_order=True),
-                           rows).all()
-
-
-ADVANCE_ENROLLMENTS_PG = text("""
-UPDATE enrollments AS e
-SET next_position = o.next_position, status = o.status, next_due_at = o.next_due_at, ended_at = o.ended_at
-FROM unnest(CAST(:enrollment_ids AS integer[]), CAST(:outcomes AS integer[])) AS d(id, outcome)
-JOIN unnest(CAST(:positions AS integer[]), CAST(:statuses AS varchar[]), CAST(:due AS timestamptz[]),
-            CAST(:ended AS timestamptz[]))
-     WITH ORDINALITY AS o(next_position, status, next_due_at, ended_at, number)
-  ON o.number = d.outcome
-WHERE e.id = d.id
-""")
+    return planning.insert_messages(session, public_ids, planned, outcomes, now)
 
 
 def _advance_enrollments(session: Session, planned: list[_Planned], outcomes: list[_Outcome]) -> None:
-    """One statement for the whole tick on PostgreSQL (an executemany elsewhere). The enrollments
-    loaded in this session take the written values, so nothing reads their old position afterwards."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(ADVANCE_ENROLLMENTS_PG, {
-            "enrollment_ids": _int_array(due.enrollment_id for due in planned),
-            "outcomes": _int_array(due.outcome for due in planned),
-            "positions": [o.next_position for o in outcomes], "statuses": [o.status for o in outcomes],
-            "due": [o.next_due_at for o in outcomes], "ended": [o.ended_at for o in outcomes]})
-    else:
-        session.connection().execute(
-            update(Enrollment.__table__).where(Enrollment.__table__.c.id == bindparam("enrollment_id"))
-            .values(next_position=bindparam("next_position"), status=bindparam("status"),
-                    next_due_at=bindparam("next_due_at"), ended_at=bindparam("ended_at")),
-            [{"enrollment_id": due.enrollment_id, **_advance_values(outcomes[due.outcome - 1])} for due in planned])
-    advanced = {due.enrollment_id: outcomes[due.outcome - 1] for due in planned}
+    """One statement for the whole tick on PostgreSQL (an executemany elsewhere: app.infra.planning).
+    The enrollments loaded in this session take the written values, so nothing reads their old
+    position afterwards."""
+    values = [_advance_values(outcome) for outcome in outcomes]
+    planning.advance_enrollments(session, planned, values)
+    advanced = {due.enrollment_id: values[due.outcome - 1] for due in planned}
     # The session usually holds few enrollments (those a rare case loaded, or a caller's), so walk
     # its identity map rather than look up every advanced id in it.
     for key, enrollment in list(session.identity_map.items()):
-        outcome = advanced.get(key[1][0]) if key[0] is Enrollment else None
-        if outcome is not None:
-            for name, value in _advance_values(outcome).items():
+        written = advanced.get(key[1][0]) if key[0] is Enrollment else None
+        if written is not None:
+            for name, value in written.items():
                 set_committed_value(enrollment, name, value)
 
 
 def _advance_values(outcome: _Outcome) -> dict:
     return {"next_position": outcome.next_position, "status": outcome.status, "next_due_at": outcome.next_due_at,
             "ended_at": outcome.ended_at}
-
-
-def _int_array(values) -> str:
-    """A PostgreSQL array literal of integers."""
-    return "{" + ",".join(map(str, values)) + "}"
-
-
-def _text_array(values) -> str:
-    """A PostgreSQL array literal of strings (none of them NULL), each quoted and escaped."""
-    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
 def _finish(enrollment: Enrollment, now: datetime) -> None:
