@@ -7,8 +7,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from .config import Config, load_config
-
-MAX_ROW_ID = 2**63 - 1
+from .models.base import MAX_ROW_ID
 
 
 class RowId(IntegerConverter):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import request
 
-from app import MAX_ROW_ID
 from app.domain.errors import ValidationError
+from app.models.base import MAX_ROW_ID
 
 
 def json_body() -> dict:
