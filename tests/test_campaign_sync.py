@@ -94,6 +94,15 @@ def test_a_step_without_valid_front_matter_or_with_a_missing_layout_is_refused(s
     assert "subject is required" in text and "layout 'fancy' not found" in text and "condition must be one of" in text
 
 
+@pytest.mark.parametrize("layout", ["notices/handoff", "../email/default", "handoff"])
+def test_a_notice_to_sales_is_not_a_campaign_layout(session, services, clock, library, layout):
+    """The notices' own layouts (templates/email/notices/) and paths out of templates/email/ are refused."""
+    (library / "welcome" / "02-extra.md").write_text(f"---\nsubject: Hi\nlayout: {layout}\n---\nHi\n")
+    with pytest.raises(SyncError) as raised:
+        sync(session, services, clock, library)
+    assert f"layout {layout!r} not found" in "\n".join(raised.value.problems)
+
+
 def test_removing_a_step_retires_it(session, services, clock, library):
     """A step file that disappears is kept for history but no longer sent."""
     sync(session, services, clock, library)

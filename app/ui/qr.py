@@ -33,7 +33,7 @@ def campaign_qr(campaign_id: int):
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         return render_template("error.html", code=404, title="Not found",
-                               message="That campaign does not exist."), 404
+                               text="That campaign does not exist."), 404
     error = None
     if request.method == "POST":
         try:
@@ -45,7 +45,7 @@ def campaign_qr(campaign_id: int):
             session.rollback()
             error = f"{exc.field.capitalize()}: {exc.message}."
     codes = session.query(QrCode).filter(QrCode.campaign_id == campaign.id).order_by(QrCode.id.desc()).all()
-    return render_template("tracking/qr.html", campaign=campaign, codes=codes, links=_campaign_links(campaign),
+    return render_template("campaigns/qr.html", campaign=campaign, codes=codes, links=_campaign_links(campaign),
                            error=error, scan_url=lambda code: services().tokens.qr_url(code.public_id)), 400 if error else 200
 
 
@@ -54,14 +54,14 @@ def campaign_qr(campaign_id: int):
 def qr_image(public_id: str, fmt: str):
     """The code as SVG (for print) or PNG, as a download."""
     if fmt not in FORMATS:
-        return render_template("error.html", code=404, title="Not found", message="Use .svg or .png."), 404
+        return render_template("error.html", code=404, title="Not found", text="Use .svg or .png."), 404
     try:
         code = find_qr(db_session(), public_id)
         scale = int(request.args.get("scale", "10")) if request.args.get("scale", "10").isdigit() else 0
         image = draw(services().tokens.qr_url(code.public_id), fmt, scale=scale)
     except NotFound:
-        return render_template("error.html", code=404, title="Not found", message="No such QR code."), 404
+        return render_template("error.html", code=404, title="Not found", text="No such QR code."), 404
     except ValidationError as exc:
-        return render_template("error.html", code=400, title="Bad request", message=exc.message), 400
+        return render_template("error.html", code=400, title="Bad request", text=exc.message), 400
     return Response(image, mimetype=FORMATS[fmt],
                     headers={"Content-Disposition": f'attachment; filename="qr-{public_id[:8]}.{fmt}"'})

@@ -71,6 +71,12 @@ def test_the_marketer_page_lists_codes_and_downloads_them(client, make_user, cam
     assert b"Flyer" in client.get(f"/campaigns/{campaign.id}/qr").data
     svg = client.get(f"/qr/{code.public_id}.svg")
     assert svg.status_code == 200 and b"<svg" in svg.data
+    missing = client.get("/qr/" + "0" * 32 + ".svg")
+    assert missing.status_code == 404 and b"No such QR code." in missing.data
+    wrong = client.get(f"/qr/{code.public_id}.gif")
+    assert wrong.status_code == 404 and b"Use .svg or .png." in wrong.data
+    gone = client.get(f"/campaigns/{campaign.id + 1000}/qr")
+    assert gone.status_code == 404 and b"That campaign does not exist." in gone.data
     assert client.post(f"/campaigns/{campaign.id}/qr", data={"csrf_token": token, "url": "nope"}).status_code == 400
     assert client.post(f"/campaigns/{campaign.id}/qr", data={"url": "https://x.example"}).status_code == 400  # no CSRF
     client.post("/logout", data={"csrf_token": token})

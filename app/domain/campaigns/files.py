@@ -26,6 +26,8 @@ STATUSES = ("draft", "active", "paused", "archived")
 CONDITIONS = ("opened_previous", "clicked_previous", "not_opened_previous")
 SAMPLE_CONTACT = {"email": "sample@example.com", "first_name": "Sam", "company": "Example Co", "fields": {}}
 
+LAYOUT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
 
 @dataclass
 class StepFile:
@@ -240,7 +242,9 @@ def _load_step(path: Path, default_layout: str, templates_dir: Path, postal_addr
         problems.add(path, 2, problem)
         ok = False
     layout = meta.get("layout", default_layout)
-    if not (templates_dir / "email" / f"{layout}.html").exists():
+    # A layout is a file directly in templates/email/ (notices to sales live in a folder below it).
+    if not (isinstance(layout, str) and LAYOUT_NAME.fullmatch(layout)
+            and (templates_dir / "email" / f"{layout}.html").exists()):
         problems.add(path, 2, f"layout {layout!r} not found in {templates_dir / 'email'}")
         ok = False
     for error in (check_template(body, str(path), body_line) + check_template(subject or "", str(path), 2)

@@ -29,8 +29,8 @@ def render_handoff_notice(services, message: Message) -> RenderedEmail:
 
 def _render(services, message: Message, layout: str, context: dict) -> RenderedEmail:
     env = layout_environment(str(services.config.templates_dir))
-    return RenderedEmail(subject=message.subject, html=env.get_template(f"email/{layout}.html").render(context),
-                         text=env.get_template(f"email/{layout}.txt").render(context))
+    return RenderedEmail(subject=message.subject, html=env.get_template(f"email/notices/{layout}.html").render(context),
+                         text=env.get_template(f"email/notices/{layout}.txt").render(context))
 
 
 def _handoff_context(services, message: Message, respond_by_unknown: str = "—") -> dict:
