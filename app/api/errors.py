@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
-from app.domain.errors import Conflict, NotFound, ValidationError
+from app.domain.errors import Conflict, NotFound, Throttled, ValidationError
 
 from . import bp
 
@@ -29,6 +29,13 @@ def _not_found(exc: NotFound):
 @bp.errorhandler(Conflict)
 def _conflict(exc: Conflict):
     return error_response(409, "conflict", str(exc))
+
+
+@bp.errorhandler(Throttled)
+def _throttled(exc: Throttled):
+    response, status = error_response(429, "throttled", exc.message)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response, status
 
 
 @bp.errorhandler(HTTPException)

@@ -17,3 +17,12 @@ class NotFound(LookupError):
 
 class Conflict(RuntimeError):
     """The request is well formed but the object's state does not allow it."""
+
+
+class Throttled(RuntimeError):
+    """Too many attempts in a short time: refused until `retry_after` seconds have passed."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = max(1, int(retry_after))
