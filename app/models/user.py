@@ -1,13 +1,26 @@
 """People who log in (marketers, sales reps, managers, admins) and API keys."""
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug import security
 
 from .base import Base, StrEnum
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of the same algorithm and cost as a real one, to check against when there is no user."""
+    return security.generate_password_hash("no user has this password")
+
+
+def check_without_user(password: str) -> bool:
+    """Spend the time a real check takes; always False."""
+    security.check_password_hash(_dummy_hash(), password)
+    return False
 
 
 class Role(StrEnum):
@@ -26,6 +39,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255), default="")
     role: Mapped[Role] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Kept in every signed-in session; raising it ends them all (sign-out, deactivation, new password).
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # Sales reps: where they take leads from, how many a week early in a programme, who escalates.
     territory: Mapped[dict] = mapped_column(default=dict)
     weekly_cap: Mapped[int | None] = mapped_column(Integer)
@@ -34,10 +49,11 @@ class User(Base):
     created_at: Mapped[datetime]
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = security.generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:
-        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+        """Always one hash check, even without a password set, so the time taken tells nothing."""
+        return security.check_password_hash(self.password_hash or _dummy_hash(), password) and bool(self.password_hash)
 
     @property
     def is_sales(self) -> bool:

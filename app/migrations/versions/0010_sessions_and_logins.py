@@ -13,8 +13,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.add_column("users", sa.Column("session_version", sa.Integer(), server_default="1", nullable=False))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("session_version")
