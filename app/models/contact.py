@@ -116,7 +116,7 @@ class StageTransition(Base):
     from_value: Mapped[str | None] = mapped_column(String(20))
     to_value: Mapped[str] = mapped_column(String(20))
     cause: Mapped[str] = mapped_column(Text, default="")
-    actor: Mapped[str] = mapped_column(String(100), default="system")
+    actor: Mapped[str] = mapped_column(String(500), default="system")  # may name an API key and its user
     created_at: Mapped[datetime]
 
 

@@ -73,7 +73,7 @@ class HandoffEvent(Base):
     from_rep_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     to_rep_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     detail: Mapped[str] = mapped_column(Text, default="")
-    actor: Mapped[str] = mapped_column(String(100), default="system")
+    actor: Mapped[str] = mapped_column(String(500), default="system")  # may name an API key and its user
     created_at: Mapped[datetime]
 
 
@@ -88,6 +88,8 @@ class Feedback(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     reasons: Mapped[list] = mapped_column(default=list)
     comment: Mapped[str] = mapped_column(Text, default="")
+    # Who gave it: "user:<id>" in the web UI, "key <name> (<prefix>) for user <email>" through the API.
+    actor: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
 
     user = relationship("User")

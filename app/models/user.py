@@ -83,5 +83,8 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(200))
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # What the key may do: names from app.domain.contacts.api_keys.SCOPES ("admin" implies them all).
+    scopes: Mapped[list] = mapped_column(default=list)
     created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]  # to the minute: a busy key does not write on every request
     revoked_at: Mapped[datetime | None]
