@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
-from app.domain.errors import Conflict, NotFound, Throttled, ValidationError
+from app.domain.errors import Conflict, Forbidden, NotFound, Throttled, ValidationError
 
 from . import bp
 
@@ -29,6 +29,11 @@ def _not_found(exc: NotFound):
 @bp.errorhandler(Conflict)
 def _conflict(exc: Conflict):
     return error_response(409, "conflict", str(exc))
+
+
+@bp.errorhandler(Forbidden)
+def _forbidden(exc: Forbidden):
+    return error_response(403, "forbidden", exc.message, exc.field)
 
 
 @bp.errorhandler(Throttled)

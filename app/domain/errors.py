@@ -26,3 +26,12 @@ class Throttled(RuntimeError):
         super().__init__(message)
         self.message = message
         self.retry_after = max(1, int(retry_after))
+
+
+class Forbidden(PermissionError):
+    """Who asks may not do this (a role or an API key's scope falls short); `field` names the input at fault."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
