@@ -94,7 +94,7 @@ def synced(services, session, clock):
 def api_key(session, clock):
     from app.api.auth import create_api_key
 
-    key = create_api_key(session, "tests", clock.now())
+    key = create_api_key(session, "tests", clock.now(), scopes=["admin"])
     session.commit()
     return key
 

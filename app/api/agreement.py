@@ -8,6 +8,7 @@ from flask import jsonify, request
 
 from app.domain.qualification.agreement import (AgreementError, agreement_data, apply_agreement, merged_with_current,
                                   proposed_agreement)
+from app.domain.contacts.inputs import parse_time
 from app.domain.errors import NotFound, ValidationError
 from app.domain.qualification.reports import criteria_evidence
 from app.domain.handoff.reviews import month_review, parse_month
@@ -30,19 +31,7 @@ def _agreement_problems(exc: AgreementError):
 
 
 def _time(value, field: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(field, "must be an ISO 8601 time or date, e.g. 2026-01-01")
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(field, f"{value!r} is not an ISO 8601 time or date") from None
-    if moment.tzinfo is None:
-        from datetime import timezone
-
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment
+    return parse_time(value, field, naive_as_utc=True)
 
 
 def _window(source) -> tuple[datetime | None, datetime | None]:
@@ -53,13 +42,13 @@ def _window(source) -> tuple[datetime | None, datetime | None]:
 
 
 @bp.get("/agreement")
-@require_api_key
+@require_api_key("read")
 def get_agreement():
     return jsonify(agreement_data(db_session()))
 
 
 @bp.put("/agreement")
-@require_api_key
+@require_api_key("campaigns:manage")
 def put_agreement():
     """Validate the document; save it only when there is no problem. Sections and keys it leaves out
     keep their values. Every contact is then re-scored by the scheduler (the fingerprint changed)."""
@@ -71,14 +60,14 @@ def put_agreement():
 
 
 @bp.get("/reports/criteria")
-@require_api_key
+@require_api_key("read")
 def criteria_report():
     since, until = _window(request.args)
     return jsonify(criteria_evidence(db_session(), since=since, until=until))
 
 
 @bp.post("/reports/whatif")
-@require_api_key
+@require_api_key("campaigns:manage")
 def whatif():
     """Body: {"agreement": {qualification?, scoring?, fit?}, "since"?, "until"?}; nothing is saved."""
     data = json_body()
@@ -94,14 +83,14 @@ def whatif():
 
 
 @bp.get("/reports/suggestions")
-@require_api_key
+@require_api_key("read")
 def suggestions():
     since, _ = _window(request.args)
     return jsonify(suggest(db_session(), since=since))
 
 
 @bp.get("/reviews/<int:rep_id>/<month>")
-@require_api_key
+@require_api_key("read")
 def review(rep_id: int, month: str):
     rep = db_session().get(User, rep_id)
     if rep is None:

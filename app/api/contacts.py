@@ -34,7 +34,7 @@ def contact_json(contact: Contact, *, with_timeline: bool = False) -> dict:
 
 
 @bp.post("/contacts")
-@require_api_key
+@require_api_key("contacts:write")
 def create_or_update_contact():
     session = db_session()
     contact, created = upsert_contact(session, json_body(), now=services().now(), actor="api")
@@ -43,7 +43,7 @@ def create_or_update_contact():
 
 
 @bp.get("/contacts/<int:contact_id>")
-@require_api_key
+@require_api_key("read")
 def get_contact(contact_id: int):
     contact = db_session().get(Contact, contact_id)
     if contact is None:
@@ -52,7 +52,7 @@ def get_contact(contact_id: int):
 
 
 @bp.post("/events")
-@require_api_key
+@require_api_key("contacts:write")
 def create_event():
     session = db_session()
     event = record_api_event(session, json_body(), now=services().now())
@@ -63,7 +63,7 @@ def create_event():
 
 
 @bp.post("/events/batch")
-@require_api_key
+@require_api_key("contacts:write")
 def create_events():
     """{"events": [...]}: up to 1,000 events, all or none; each contact is re-scored once for the lot."""
     from app.domain.engagement.batches import parse_batch, record_events, resolve_contacts

@@ -12,7 +12,7 @@ from .inputs import json_body
 
 
 @bp.post("/forms/<slug>")
-@require_api_key
+@require_api_key("contacts:write")
 def form_submission(slug: str):
     """A form submitted on the marketer's server: the same as POST /f/<form>.json (contact upserted, event
     recorded, autoresponders fired) but trusted by its key, so not limited per address."""

@@ -1,17 +1,18 @@
 """Handoffs for a CRM or a sales tool: who got which lead, why, the lead report, and sales' answers.
 
 Decisions are made on behalf of a named user (`"user": "rep@example.com"`): the assigned rep, a
-sales manager or an admin, as in the web UI.
+sales manager or an admin, as in the web UI. That needs a key with the sales:act scope (admin to act
+for an admin), and the audit trail records "key <name> (<prefix>) for user <email>".
 """
 from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask import g, jsonify, request
 from sqlalchemy import select
 
 from app.domain.errors import NotFound, ValidationError
-from app.domain.handoff.feedback import (add_feedback, may_decide, may_record_outcome, may_recycle, record_outcome,
+from app.domain.handoff.feedback import (act_for, add_feedback, may_record_outcome, may_recycle, record_outcome,
                                          recycle, respond)
 from app.domain.handoff.hand_off import handoff_events
 from app.extensions import db_session, services
@@ -19,8 +20,7 @@ from app.models import Feedback, Handoff, HandoffStatus, User
 
 from . import bp
 from .auth import require_api_key
-from .inputs import json_body
-from .errors import error_response
+from .inputs import json_body, query_number
 
 
 def handoff_json(h: Handoff, *, full: bool = False) -> dict:
@@ -38,7 +38,7 @@ def handoff_json(h: Handoff, *, full: bool = False) -> dict:
     if full:
         session = db_session()
         body["feedback"] = [{"decision": f.decision, "rating": f.rating, "reasons": f.reasons, "comment": f.comment,
-                             "user": f.user.email if f.user else None, "at": f.created_at.isoformat()}
+                             "user": f.user.email if f.user else None, "actor": f.actor, "at": f.created_at.isoformat()}
                             for f in session.scalars(select(Feedback).where(Feedback.handoff_id == h.id)
                                                      .order_by(Feedback.id))]
         body["events"] = [{"kind": e.kind, "detail": e.detail, "actor": e.actor, "at": e.created_at.isoformat()}
@@ -51,12 +51,9 @@ def _iso(value) -> str | None:
 
 
 @bp.get("/handoffs")
-@require_api_key
+@require_api_key("read")
 def list_handoffs():
-    limit = request.args.get("limit", "100")
-    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
-        raise ValidationError("limit", "must be a whole number from 1 to 1000")
-    query = select(Handoff).order_by(Handoff.id.desc()).limit(int(limit))
+    query = select(Handoff).order_by(Handoff.id.desc()).limit(query_number("limit", 100, 1, 1000))
     status = request.args.get("status")
     if status:
         if status not in {str(s) for s in HandoffStatus}:
@@ -69,7 +66,7 @@ def list_handoffs():
 
 
 @bp.get("/handoffs/<int:handoff_id>")
-@require_api_key
+@require_api_key("read")
 def get_handoff(handoff_id: int):
     return jsonify(handoff_json(_handoff(handoff_id), full=True))
 
@@ -88,14 +85,6 @@ def _user(value: Any, field: str = "user") -> User:
     if user is None or not user.active:
         raise ValidationError(field, f"no active user {value!r}")
     return user
-
-
-def _acting(data: dict, handoff: Handoff, may=may_decide):
-    """The user named in the body, and a 403 answer when `may` (a rule from the domain) refuses them."""
-    user = _user(data.get("user"))
-    return user, None if may(user, handoff) else error_response(
-        403, "forbidden", f"{user.email} may not answer for this lead (the assigned rep, a sales manager or an admin may)",
-        "user")
 
 
 def _fields(data: dict, allowed: set[str]) -> None:
@@ -117,53 +106,45 @@ def _answer(handoff: Handoff):
 
 
 @bp.post("/handoffs/<int:handoff_id>/decision")
-@require_api_key
+@require_api_key("sales:act")
 def decide(handoff_id: int):
     handoff, data = _handoff(handoff_id), json_body()
     _fields(data, {"user", "decision", "rating", "reasons", "comment"})
-    user, refused = _acting(data, handoff)
-    if refused:
-        return refused
+    user, actor = act_for(db_session(), g.api_key, data.get("user"), handoff)
     if data.get("decision") not in ("accept", "reject"):
         raise ValidationError("decision", "must be accept or reject")
     respond(db_session(), handoff, user, accept=data["decision"] == "accept", rating=data.get("rating"),
-            reasons=_reasons(data), comment=data.get("comment", ""), now=services().now())
+            reasons=_reasons(data), comment=data.get("comment", ""), now=services().now(), actor=actor)
     return _answer(handoff)
 
 
 @bp.post("/handoffs/<int:handoff_id>/feedback")
-@require_api_key
+@require_api_key("sales:act")
 def feedback(handoff_id: int):
     handoff, data = _handoff(handoff_id), json_body()
     _fields(data, {"user", "rating", "reasons", "comment"})
-    user, refused = _acting(data, handoff)
-    if refused:
-        return refused
+    user, actor = act_for(db_session(), g.api_key, data.get("user"), handoff)
     add_feedback(db_session(), handoff, user, rating=data.get("rating"), reasons=_reasons(data),
-                 comment=data.get("comment", ""), now=services().now())
+                 comment=data.get("comment", ""), now=services().now(), actor=actor)
     return _answer(handoff)
 
 
 @bp.post("/handoffs/<int:handoff_id>/outcome")
-@require_api_key
+@require_api_key("sales:act")
 def outcome(handoff_id: int):
     handoff, data = _handoff(handoff_id), json_body()
     _fields(data, {"user", "outcome", "amount", "reason", "comment"})
-    user, refused = _acting(data, handoff, may_record_outcome)
-    if refused:
-        return refused
+    user, actor = act_for(db_session(), g.api_key, data.get("user"), handoff, may_record_outcome)
     record_outcome(db_session(), handoff, user, outcome=data.get("outcome"), amount=data.get("amount"),
-                   reason=data.get("reason"), comment=data.get("comment", ""), now=services().now())
+                   reason=data.get("reason"), comment=data.get("comment", ""), now=services().now(), actor=actor)
     return _answer(handoff)
 
 
 @bp.post("/handoffs/<int:handoff_id>/recycle")
-@require_api_key
+@require_api_key("sales:act")
 def recycle_lead(handoff_id: int):
     handoff, data = _handoff(handoff_id), json_body()
     _fields(data, {"user"})
-    user, refused = _acting(data, handoff, may_recycle)
-    if refused:
-        return refused
-    recycle(db_session(), handoff, now=services().now(), actor=f"user:{user.id}", why=f"by {user.email}")
+    user, actor = act_for(db_session(), g.api_key, data.get("user"), handoff, may_recycle)
+    recycle(db_session(), handoff, now=services().now(), actor=actor, why=f"by {user.email}")
     return _answer(handoff)

@@ -13,7 +13,7 @@ from .inputs import json_body
 
 
 @bp.post("/pageviews")
-@require_api_key
+@require_api_key("contacts:write")
 def pageviews():
     """Page views from the marketer's server: {"views": [{email | contact_id | token, url, title?, seconds?, id?}]}.
     Queued on the same buffered path as the snippet's beacons; answered 202 with how many were queued."""

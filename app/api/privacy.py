@@ -23,14 +23,14 @@ def _contact(contact_id: int) -> Contact:
 
 
 @bp.get("/contacts/<int:contact_id>/export")
-@require_api_key
+@require_api_key("read")
 def export(contact_id: int):
     """Everything held on the contact, for a data subject access request."""
     return jsonify(export_contact(db_session(), _contact(contact_id)))
 
 
 @bp.delete("/contacts/<int:contact_id>")
-@require_api_key
+@require_api_key("contacts:write")
 def erase(contact_id: int):
     """Erasure: the contact and what names it go; a hash keeps the address from being added again."""
     session = db_session()
@@ -40,7 +40,7 @@ def erase(contact_id: int):
 
 
 @bp.post("/contacts/<int:contact_id>/consent")
-@require_api_key
+@require_api_key("contacts:write")
 def consent(contact_id: int):
     """Record permission to email and/or to track, each with basis, source and time."""
     session = db_session()

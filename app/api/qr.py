@@ -15,7 +15,7 @@ from .inputs import is_row_id, json_body
 
 
 @bp.post("/qr")
-@require_api_key
+@require_api_key("campaigns:manage")
 def qr_create():
     """A QR code for a campaign link: {campaign (slug or id), url, label}."""
     data = json_body()
@@ -34,7 +34,7 @@ def qr_create():
 
 
 @bp.get("/qr/<public_id>.<fmt>")
-@require_api_key
+@require_api_key("read")
 def qr_image(public_id: str, fmt: str):
     if fmt not in FORMATS:
         raise NotFound(f"format {fmt!r} (use svg or png)")

@@ -11,7 +11,7 @@ from .auth import require_api_key
 
 
 @bp.post("/bounces")
-@require_api_key
+@require_api_key("contacts:write")
 def receive_report():
     """The raw DSN, ARF or List-Unsubscribe mailto message as the body (Content-Type: message/rfc822)."""
     session = db_session()

@@ -26,7 +26,7 @@ def test_contact_to_handoff_on_postgres_redis_and_smtp(prod_app, prod_clock, smt
         from app.api.auth import create_api_key
         from app.domain.contacts.users import create_user
 
-        key = create_api_key(session, "it", prod_clock.now())
+        key = create_api_key(session, "it", prod_clock.now(), scopes=["admin"])
         session.commit()
         client = prod_app.test_client()
         headers = {"Authorization": f"Bearer {key}"}

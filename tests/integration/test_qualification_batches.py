@@ -31,7 +31,7 @@ def test_fit_grades_and_every_assignment_strategy_through_the_batch_api(prod_app
         emea, _ = create_user(session, "erika@nurture.test", "sales", now=now, territory={"regions": ["EMEA"]})
         ana, _ = create_user(session, "ana@nurture.test", "sales", now=now)
         ben, _ = create_user(session, "ben@nurture.test", "sales", now=now)
-        headers = {"Authorization": f"Bearer {create_api_key(session, 'it', now)}"}
+        headers = {"Authorization": f"Bearer {create_api_key(session, 'it', now, scopes=['admin'])}"}
         session.commit()
     people = {
         "owned": {**PRIYA},

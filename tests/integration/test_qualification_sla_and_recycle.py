@@ -35,7 +35,7 @@ def test_sla_escalation_then_recycling_sends_only_what_it_should(prod_app, prod_
         boss, _ = create_user(session, "boss@nurture.test", "sales_manager", now=prod_clock.now(), password="x" * 10)
         alex, _ = create_user(session, "alex@nurture.test", "sales", now=prod_clock.now(), password="x" * 10)
         alex.manager_id = boss.id
-        headers = {"Authorization": f"Bearer {create_api_key(session, 'it', prod_clock.now())}"}
+        headers = {"Authorization": f"Bearer {create_api_key(session, 'it', prod_clock.now(), scopes=['admin'])}"}
         session.commit()
 
     def settle():

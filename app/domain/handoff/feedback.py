@@ -8,10 +8,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import (Campaign, CampaignKind, CampaignStatus, Contact, Feedback, Handoff, HandoffStatus, Outcome,
-                        Role, Stage, User)
+from app.models import (ApiKey, Campaign, CampaignKind, CampaignStatus, Contact, Feedback, Handoff, HandoffStatus,
+                        Outcome, Role, Stage, User)
+from app.models.base import MAX_INT
 
-from app.domain.errors import Conflict, ValidationError
+from app.domain.contacts.api_keys import acting_for
+from app.domain.errors import Conflict, Forbidden, ValidationError
 from app.domain.handoff.hand_off import OPEN_STATUSES, log
 from app.domain.contacts.lifecycle import move_stage
 from app.domain.settings import get_setting
@@ -42,6 +44,21 @@ def may_recycle(user: User, handoff: Handoff) -> bool:
     return user.role == Role.MARKETER or may_decide(user, handoff)
 
 
+def act_for(session: Session, key: ApiKey, email: Any, handoff: Handoff, may=may_decide) -> tuple[User, str]:
+    """The user an API key answers for on this lead, and the actor the audit trail records. The key
+    needs sales:act (admin to act for an admin); the user must be active and one `may` lets act."""
+    if not isinstance(email, str) or not email.strip():
+        raise ValidationError("user", "name the user acting, by email")
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.active:
+        raise ValidationError("user", f"no active user {email!r}")
+    actor = acting_for(key, user)
+    if not may(user, handoff):
+        raise Forbidden(f"{user.email} may not answer for this lead (the assigned rep, a sales manager or an admin "
+                        f"may{'; marketing may recycle it' if may is may_recycle else ''})", "user")
+    return user, actor
+
+
 def _check_common(rating: Any, comment: Any) -> str:
     if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
         raise ValidationError("rating", "must be between 1 and 5")
@@ -62,9 +79,11 @@ def _check_reasons(reasons: Any, allowed: list[str]) -> list[str]:
 
 
 def respond(session: Session, handoff: Handoff, user: User, *, accept: bool, rating: int | None,
-            reasons: list[str], comment: str, now: datetime) -> Feedback:
+            reasons: list[str], comment: str, now: datetime, actor: str | None = None) -> Feedback:
     """The rep's decision: accepted leads become SAL; rejected ones go back to marketing, and are
-    recycled at once when every reason given is one the agreement recycles on."""
+    recycled at once when every reason given is one the agreement recycles on. `actor` is who the
+    audit trail names (default the user; see act_for for an API key)."""
+    actor = actor or f"user:{user.id}"
     if handoff.status == HandoffStatus.QUEUED:
         raise Conflict("this lead is still waiting for a rep with room this week")
     if handoff.status not in OPEN_STATUSES:
@@ -78,13 +97,12 @@ def respond(session: Session, handoff: Handoff, user: User, *, accept: bool, rat
     handoff.status = HandoffStatus.ACCEPTED if accept else HandoffStatus.REJECTED
     handoff.responded_at = now
     feedback = Feedback(handoff_id=handoff.id, user_id=user.id, decision="accept" if accept else "reject",
-                        rating=rating, reasons=reasons, comment=comment, created_at=now)
+                        rating=rating, reasons=reasons, comment=comment, actor=actor, created_at=now)
     session.add(feedback)
     verb = "accepted" if accept else "rejected"
     cause = f"{verb} by {user.email}" + (f": {', '.join(reasons)}" if reasons else "")
-    move_stage(session, handoff.contact, Stage.SAL if accept else Stage.REJECTED, cause=cause,
-               actor=f"user:{user.id}", now=now)
-    log(session, handoff, verb, now=now, actor=f"user:{user.id}", detail=cause)
+    move_stage(session, handoff.contact, Stage.SAL if accept else Stage.REJECTED, cause=cause, actor=actor, now=now)
+    log(session, handoff, verb, now=now, actor=actor, detail=cause)
     queue_webhook(session, handoff, f"handoff.{verb}", now=now)
     recycle_on = get_setting(session, "recycle").get("on_reject") or []
     if not accept and all(r in recycle_on for r in reasons):
@@ -93,7 +111,7 @@ def respond(session: Session, handoff: Handoff, user: User, *, accept: bool, rat
 
 
 def add_feedback(session: Session, handoff: Handoff, user: User, *, rating: int | None, reasons: list[str],
-                 comment: str, now: datetime) -> Feedback:
+                 comment: str, now: datetime, actor: str | None = None) -> Feedback:
     """A rating, reasons or a comment given after the decision (the monthly review asks for them)."""
     if handoff.status in OPEN_STATUSES or handoff.status == HandoffStatus.QUEUED:
         raise Conflict("accept or reject the lead first")
@@ -103,15 +121,16 @@ def add_feedback(session: Session, handoff: Handoff, user: User, *, rating: int 
     if rating is None and not reasons and not comment:
         raise ValidationError("rating", "give a rating, reasons or a comment")
     feedback = Feedback(handoff_id=handoff.id, user_id=user.id, decision="comment", rating=rating, reasons=reasons,
-                        comment=comment, created_at=now)
+                        comment=comment, actor=actor or f"user:{user.id}", created_at=now)
     session.add(feedback)
     return feedback
 
 
 def record_outcome(session: Session, handoff: Handoff, user: User, *, outcome: str, amount: Any = None,
-                   reason: str | None = None, comment: str = "", now: datetime) -> Feedback:
+                   reason: str | None = None, comment: str = "", now: datetime, actor: str | None = None) -> Feedback:
     """accepted → opportunity → won (with the amount) or lost (with a reason from the configured list)."""
-    if outcome not in {str(o) for o in Outcome}:
+    actor = actor or f"user:{user.id}"
+    if not isinstance(outcome, str) or outcome not in {str(o) for o in Outcome}:  # a list is not hashable
         raise ValidationError("outcome", "must be opportunity, won or lost")
     if handoff.status != HandoffStatus.ACCEPTED:
         raise Conflict("only an accepted lead has an outcome; accept it first")
@@ -121,8 +140,8 @@ def record_outcome(session: Session, handoff: Handoff, user: User, *, outcome: s
         raise Conflict(f"this lead is already an {outcome}")
     comment = _check_common(None, comment)
     if outcome == Outcome.WON:
-        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= 10**12:
-            raise ValidationError("amount", "a won deal needs its amount: a whole number ≥ 0")
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= MAX_INT:
+            raise ValidationError("amount", f"a won deal needs its amount: a whole number from 0 to {MAX_INT}")
     elif amount is not None:
         raise ValidationError("amount", "only a won deal has an amount")
     lost_reasons = reasons_config(session)["lost_reasons"]
@@ -133,14 +152,13 @@ def record_outcome(session: Session, handoff: Handoff, user: User, *, outcome: s
         raise ValidationError("reason", "only a lost deal has a reason")
     handoff.outcome, handoff.outcome_amount, handoff.outcome_reason = outcome, amount, reason
     handoff.outcome_at = now
-    feedback = Feedback(handoff_id=handoff.id, user_id=user.id, decision="outcome",
+    feedback = Feedback(handoff_id=handoff.id, user_id=user.id, decision="outcome", actor=actor,
                         reasons=[outcome] + ([reason] if reason else []), comment=comment, created_at=now)
     session.add(feedback)
     cause = f"{outcome} according to {user.email}" + (f": {reason}" if reason else "") + (
         f" (${amount:,})" if amount is not None else "")
-    move_stage(session, handoff.contact, OUTCOME_STAGES[Outcome(outcome)], cause=cause, actor=f"user:{user.id}",
-               now=now)
-    log(session, handoff, "outcome", now=now, actor=f"user:{user.id}", detail=cause)
+    move_stage(session, handoff.contact, OUTCOME_STAGES[Outcome(outcome)], cause=cause, actor=actor, now=now)
+    log(session, handoff, "outcome", now=now, actor=actor, detail=cause)
     queue_webhook(session, handoff, "handoff.outcome", now=now)
     if outcome == Outcome.LOST and reason in (get_setting(session, "recycle").get("on_lost") or []):
         recycle(session, handoff, now=now, actor="system", why=f"lost: {reason}")
