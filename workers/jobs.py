@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from app.domain.engagement.drain import drain
 from app.domain.handoff.hand_off import hand_off_by_id
-from app.domain.handoff.webhooks import deliver
+from app.domain.contacts.webhooks import deliver
 from app.domain.qualification.rescoring import rescore_range
 from app.domain.sending.delivery import send_batch
 
@@ -16,7 +16,7 @@ def send_messages(message_ids: list[int]) -> dict[str, int]:
 
 
 def deliver_webhook(delivery_id: int) -> str:
-    """POST one owed CRM webhook; a refusal is recorded with its backoff and then raised, so RQ shows it."""
+    """POST one owed webhook delivery; a refusal is recorded with its backoff and then raised, so RQ shows it."""
     return deliver(runtime.current(), delivery_id)
 
 

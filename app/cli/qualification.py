@@ -65,22 +65,24 @@ def rep_set(services, email: str, territory: str | None, weekly_cap: str | None,
 
 @main.group()
 def webhook() -> None:
-    """The CRM webhook: a signed POST for every handoff event."""
+    """The CRM webhook: the endpoint named "crm", a signed POST for every handoff event (more
+    endpoints, and other events, in the web UI under Webhooks or the API's /webhooks)."""
 
 
 @webhook.command("set")
 @click.argument("url")
 @click.option("--secret", envvar="NURTURE_WEBHOOK_SECRET", help="Shared secret (default: generated and printed once).")
+@click.option("--allow-private", is_flag=True, help="Allow a loopback or private-network address (e.g. a CRM on the LAN).")
 @pass_services
-def webhook_set(services, url: str, secret: str | None) -> None:
+def webhook_set(services, url: str, secret: str | None, allow_private: bool) -> None:
     """Send handoff events to URL, signed with HMAC-SHA256 in the X-Nurture-Signature header."""
-    from app.domain.errors import ValidationError
-    from app.domain.handoff.webhooks import configure
+    from app.domain.contacts.webhook_endpoints import configure_crm
+    from app.domain.errors import Conflict, ValidationError
 
     with services.sessions() as session:
         try:
-            secret = configure(session, url, now=services.now(), secret=secret)
-        except ValidationError as exc:
+            secret = configure_crm(session, url, now=services.now(), secret=secret, allow_private=allow_private)
+        except (ValidationError, Conflict) as exc:
             raise click.ClickException(str(exc)) from None
         session.commit()
     click.echo(f"webhook set to {url}; signing secret: {secret}")
@@ -90,9 +92,9 @@ def webhook_set(services, url: str, secret: str | None) -> None:
 @pass_services
 def webhook_off(services) -> None:
     """Stop sending handoff events (deliveries already owed are still tried)."""
-    from app.domain.handoff.webhooks import configure
+    from app.domain.contacts.webhook_endpoints import configure_crm
 
     with services.sessions() as session:
-        configure(session, None, now=services.now())
+        configure_crm(session, None, now=services.now())
         session.commit()
     click.echo("webhook off")

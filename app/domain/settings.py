@@ -25,7 +25,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # Rejected or lost leads whose reasons are listed here go back to nurture by themselves.
     "recycle": {"campaign": "recycle", "on_reject": [], "on_lost": []},
     "reports": {"min_evidence": 5, "target_acceptance": 60, "score_bands": [50, 100, 150, 200]},
-    "webhook": {"url": None, "secret": None},
 }
 
 

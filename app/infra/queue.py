@@ -34,6 +34,11 @@ def owe_ids(session: Session, message_ids, *, queued: bool = False) -> None:
     session.info.setdefault("owed_ids_queued" if queued else "owed_ids", []).extend(message_ids)
 
 
+def owe_webhooks(session: Session, delivery_ids) -> None:
+    """Enqueue these webhook deliveries once the session commits (the tick would, later)."""
+    session.info.setdefault("owed_webhooks", []).extend(delivery_ids)
+
+
 def install_enqueue_after_commit(services) -> None:
     @event.listens_for(services.sessions, "after_commit")
     def _enqueue_owed(session):
@@ -43,10 +48,13 @@ def install_enqueue_after_commit(services) -> None:
         owed_marked = session.info.pop("owed_ids_queued", [])
         if owed_marked:
             enqueue_sends(services, owed_marked, marked=True)
+        hooks = session.info.pop("owed_webhooks", [])
+        if hooks:
+            enqueue_webhooks(services, hooks)
 
     @event.listens_for(services.sessions, "after_rollback")
     def _forget_owed(session):
-        for key in ("owed_messages", "owed_ids", "owed_ids_queued"):
+        for key in ("owed_messages", "owed_ids", "owed_ids_queued", "owed_webhooks"):
             session.info.pop(key, None)
 
 

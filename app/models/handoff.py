@@ -1,4 +1,4 @@
-"""Handoffs to sales, what happened to each (assignments, escalations, feedback), and CRM webhooks."""
+"""Handoffs to sales and what happened to each (assignments, escalations, feedback)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -93,27 +93,3 @@ class Feedback(Base):
     created_at: Mapped[datetime]
 
     user = relationship("User")
-
-
-class WebhookDelivery(Base):
-    """One signed POST to the CRM, retried with backoff; every attempt is kept in `history`."""
-
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id", ondelete="SET NULL"))
-    event: Mapped[str] = mapped_column(String(50), default="handoff.assigned", server_default="handoff.assigned")
-    url: Mapped[str] = mapped_column(Text)
-    payload: Mapped[dict] = mapped_column()
-    # pending | sending | delivered | failed
-    status: Mapped[str] = mapped_column(String(20), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    response_code: Mapped[int | None] = mapped_column(Integer)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    next_attempt_at: Mapped[datetime | None]
-    queued_at: Mapped[datetime | None]
-    lease_until: Mapped[datetime | None]
-    history: Mapped[list] = mapped_column(default=list)
-    created_at: Mapped[datetime]
-    delivered_at: Mapped[datetime | None]

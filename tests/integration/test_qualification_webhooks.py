@@ -12,7 +12,8 @@ from app.domain.campaigns.sync import sync_directory
 from app.domain.engagement.arrivals import upsert_contact
 from app.domain.engagement.events import record_event
 from app.domain.contacts.users import create_user
-from app.domain.handoff.webhooks import SIGNATURE_HEADER, configure, verify
+from app.domain.contacts.webhook_endpoints import create_endpoint
+from app.domain.contacts.webhooks import SIGNATURE_HEADER, verify
 from app.models import WebhookDelivery
 from tests.conftest import ROOT
 from tests.qualification.conftest import ENGINEER
@@ -33,7 +34,8 @@ def test_handoff_webhook_is_signed_retried_and_delivered(prod_app, prod_clock, w
         sync_directory(session, ROOT / "campaigns", templates_dir=ROOT / "templates",
                        postal_address=services.config.postal_address, now=prod_clock.now())
         create_user(session, "alex@nurture.test", "sales", now=prod_clock.now(), password="x" * 10)
-        configure(session, crm.url, now=prod_clock.now(), secret=SECRET)
+        create_endpoint(session, {"name": "crm", "url": crm.url, "events": ["handoff.assigned"], "secret": SECRET,
+                                  "allow_private": True}, actor="test", now=prod_clock.now())  # loopback: allowed
         contact, _ = upsert_contact(session, {**ENGINEER, "email": "priya@acme.example"}, now=prod_clock.now())
         record_event(session, contact, "demo_request", now=prod_clock.now())
         session.commit()

@@ -1,16 +1,21 @@
-"""The CRM webhook: HMAC-SHA256 signed POSTs to a real server on loopback, retried with backoff, logged."""
+"""Webhooks: HMAC-SHA256 signed POSTs to a real server on loopback, retried with backoff, logged.
+
+Loopback is a private address, so every endpoint here is created with allow_private, as an admin would.
+"""
 from __future__ import annotations
 
+import hmac
 import json
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from app.domain.contacts.webhook_endpoints import configure_crm, create_endpoint
+from app.domain.contacts.webhooks import (MAX_ATTEMPTS, SIGNATURE_HEADER, WebhookError, backoff, deliver,
+                                          due_deliveries, sign, verify)
 from app.domain.errors import ValidationError
 from app.domain.handoff.feedback import respond
-from app.domain.handoff.webhooks import (MAX_ATTEMPTS, SIGNATURE_HEADER, WebhookError, backoff, configure, deliver,
-                                 due_deliveries, sign, verify)
 from app.models import WebhookDelivery
 from workers.scheduler import tick
 
@@ -19,11 +24,21 @@ from .webhook_server import Receiver
 SECRET = "whsec_test_0123456789abcdef"
 
 
+@pytest.fixture
+def endpoint(synced, clock):
+    """endpoint(url, events=[...]): an active endpoint that may reach loopback, signing with SECRET."""
+    def make(url, events=("handoff.assigned",), name="crm-test"):
+        found, _ = create_endpoint(synced, {"name": name, "url": url, "events": list(events), "allow_private": True,
+                                            "secret": SECRET}, actor="test", now=clock.now())
+        synced.commit()
+        return found
+    return make
+
+
 def test_signature_is_hmac_sha256_over_timestamp_and_body():
     """t=<unix>,v1=<hex>; verifying needs the same secret, the same bytes and a fresh timestamp."""
     header = sign(SECRET, 1767600000, b'{"a":1}')
-    assert header == "t=1767600000,v1=" + __import__("hmac").new(SECRET.encode(), b'1767600000.{"a":1}',
-                                                                 "sha256").hexdigest()
+    assert header == "t=1767600000,v1=" + hmac.new(SECRET.encode(), b'1767600000.{"a":1}', "sha256").hexdigest()
     assert verify(SECRET, header, b'{"a":1}', now=1767600100)
     assert not verify(SECRET, header, b'{"a":2}', now=1767600100)
     assert not verify("another-secret-xxxxxxxx", header, b'{"a":1}', now=1767600100)
@@ -37,24 +52,25 @@ def test_backoff_doubles_and_is_capped():
     assert backoff(20) == timedelta(hours=2)
 
 
-def test_configuring_checks_the_url_and_makes_a_secret(synced, clock):
-    """Only http(s) URLs; a secret is generated when none is given."""
+def test_the_crm_endpoint_checks_the_url_and_makes_a_secret(synced, clock):
+    """`nurture webhook set`: only http(s) URLs; a secret is generated when none is given."""
     with pytest.raises(ValidationError) as refused:
-        configure(synced, "ftp://crm.example/x", now=clock.now())
+        configure_crm(synced, "ftp://crm.example/x", now=clock.now())
     assert refused.value.field == "url"
-    assert configure(synced, "https://crm.example/hook", now=clock.now()).startswith("whsec_")
+    assert configure_crm(synced, "https://crm.example/hook", now=clock.now()).startswith("whsec_")
 
 
 def test_a_handoff_is_posted_signed_to_the_crm(people, lead, synced, services, clock, drain):
-    """The handoff's webhook reaches the server with event, delivery id and a valid signature."""
+    """The CRM endpoint hears handoff.created then handoff.assigned, each with a valid signature."""
     with Receiver() as crm:
-        configure(synced, crm.url, now=clock.now(), secret=SECRET)
+        configure_crm(synced, crm.url, now=clock.now(), secret=SECRET, allow_private=True)
         synced.commit()
         handoff = lead("priya@acme.example")
-        assert tick(services)["qualification"]["webhooks"] == 1
+        assert tick(services)["qualification"]["webhooks"] == 2
         drain()
-        [(headers, body)] = crm.received()
-    assert headers["x-nurture-event"] == "handoff.assigned"
+        requests = crm.received()
+    assert [h["x-nurture-event"] for h, _ in requests] == ["handoff.created", "handoff.assigned"]
+    headers, body = requests[1]
     assert headers["content-type"] == "application/json"
     assert verify(SECRET, headers[SIGNATURE_HEADER.lower()], body, now=clock.now().timestamp())
     payload = json.loads(body)
@@ -63,16 +79,16 @@ def test_a_handoff_is_posted_signed_to_the_crm(people, lead, synced, services, c
     assert payload["handoff"]["report_url"] == f"https://nurture.test/handoffs/{handoff.id}"
     assert payload["handoff"]["report"]["fit"]["grade"] == "A"
     synced.expire_all()
-    delivery = synced.scalar(select(WebhookDelivery))
-    assert (delivery.status, delivery.attempts, delivery.response_code) == ("delivered", 1, 200)
-    assert delivery.history[0]["code"] == 200
+    delivered = synced.scalars(select(WebhookDelivery)).all()
+    assert [(d.status, d.attempts, d.response_code) for d in delivered] == [("delivered", 1, 200)] * 2
+    assert delivered[0].history[0]["code"] == 200
 
 
-def test_refusals_are_retried_with_backoff_and_every_attempt_logged(people, lead, synced, services, clock):
-    """500 then 503 then 200: three attempts, 30 s and 60 s apart, each kept in the history."""
-    with Receiver([500, 503]) as crm:
-        configure(synced, crm.url, now=clock.now(), secret=SECRET)
-        synced.commit()
+def test_a_receiver_that_fails_three_times_gets_the_event_on_the_fourth_try(people, lead, synced, services, clock,
+                                                                              endpoint):
+    """500, 503, 500, then 200: four attempts, 30 s, 1 min and 2 min apart, each kept in the history."""
+    with Receiver([500, 503, 500]) as crm:
+        endpoint(crm.url)
         lead("priya@acme.example")
         [delivery_id] = due_deliveries(synced, now=clock.now())
         synced.commit()
@@ -87,20 +103,25 @@ def test_refusals_are_retried_with_backoff_and_every_attempt_logged(people, lead
         clock.advance(timedelta(seconds=1))
         assert due_deliveries(synced, now=clock.now()) == [delivery_id]
         synced.commit()
+        with pytest.raises(WebhookError, match="HTTP 500"):
+            deliver(services, delivery_id)
+        clock.advance(timedelta(minutes=2))
         assert deliver(services, delivery_id) == "delivered"
-        assert len(crm.received()) == 3
+        requests = crm.received()
+    assert len(requests) == 4 and len({h["x-nurture-delivery"] for h, _ in requests}) == 1
+    headers, body = requests[-1]
+    assert verify(SECRET, headers[SIGNATURE_HEADER.lower()], body, now=clock.now().timestamp())
     synced.expire_all()
     delivery = synced.get(WebhookDelivery, delivery_id)
-    assert [h["code"] for h in delivery.history] == [500, 503, 200]
-    assert delivery.status == "delivered" and delivery.attempts == 3
+    assert [h["code"] for h in delivery.history] == [500, 503, 500, 200]
+    assert delivery.status == "delivered" and delivery.attempts == 4
 
 
-def test_an_unreachable_crm_is_given_up_after_the_last_attempt(people, lead, synced, services, clock):
+def test_an_unreachable_crm_is_given_up_after_the_last_attempt(people, lead, synced, services, clock, endpoint):
     """Nothing listening: each attempt records the error; after MAX_ATTEMPTS the delivery is failed."""
     with Receiver() as crm:
         url = crm.url
-    configure(synced, url, now=clock.now(), secret=SECRET)
-    synced.commit()
+    endpoint(url)
     lead("priya@acme.example")
     [delivery_id] = due_deliveries(synced, now=clock.now())
     synced.commit()
@@ -115,11 +136,11 @@ def test_an_unreachable_crm_is_given_up_after_the_last_attempt(people, lead, syn
 
 
 def test_every_decision_is_sent_too(people, lead, synced, clock):
-    """Accepting a lead owes a handoff.accepted delivery after the handoff.assigned one."""
-    configure(synced, "https://crm.example/hook", now=clock.now(), secret=SECRET)
+    """Accepting a lead owes a handoff.accepted delivery after the handoff's own."""
+    configure_crm(synced, "https://crm.example/hook", now=clock.now(), secret=SECRET)
     synced.commit()
     handoff = lead("priya@acme.example")
     respond(synced, handoff, people["rep"], accept=True, rating=5, reasons=[], comment="", now=clock.now())
     synced.commit()
     assert synced.scalars(select(WebhookDelivery.event).order_by(WebhookDelivery.id)).all() == [
-        "handoff.assigned", "handoff.accepted"]
+        "handoff.created", "handoff.assigned", "handoff.accepted"]

@@ -76,9 +76,12 @@ def erase_contact(session: Session, contact: Contact, *, now: datetime, reason: 
                                                                         error=None))
     if notices:
         session.execute(update(Message).where(Message.id.in_(notices)).values(subject="(erased lead)"))
+    named = WebhookDelivery.contact_id == contact.id
     if handoff_ids:
-        session.execute(update(WebhookDelivery).where(WebhookDelivery.handoff_id.in_(handoff_ids))
-                        .values(payload={"erased": True}, history=[]))
+        named = or_(named, WebhookDelivery.handoff_id.in_(handoff_ids))
+    session.execute(update(WebhookDelivery).where(named).values(payload={"erased": True}, history=[]))
+    session.execute(update(WebhookDelivery).where(named, WebhookDelivery.status != "delivered")  # never sent now
+                    .values(status="failed", next_attempt_at=None, last_error="the contact was erased"))
     session.delete(contact)
     session.flush()
     if not is_suppressed(session, email):

@@ -159,7 +159,7 @@ def record_outcome(session: Session, handoff: Handoff, user: User, *, outcome: s
         f" (${amount:,})" if amount is not None else "")
     move_stage(session, handoff.contact, OUTCOME_STAGES[Outcome(outcome)], cause=cause, actor=actor, now=now)
     log(session, handoff, "outcome", now=now, actor=actor, detail=cause)
-    queue_webhook(session, handoff, "handoff.outcome", now=now)
+    queue_webhook(session, handoff, "outcome.recorded", now=now)
     if outcome == Outcome.LOST and reason in (get_setting(session, "recycle").get("on_lost") or []):
         recycle(session, handoff, now=now, actor="system", why=f"lost: {reason}")
     return feedback

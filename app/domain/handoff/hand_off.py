@@ -21,7 +21,7 @@ from app.domain.contacts.profile import region_of, seniority_of
 from app.domain.qualification.agreement import load_agreement
 from app.domain.qualification.qualify import qualifies, rescore
 from app.domain.settings import get_setting
-from app.domain.handoff.webhooks import queue_webhook
+from app.domain.handoff.webhooks import announce_qualified, queue_webhook
 
 OPEN_STATUSES = (HandoffStatus.PENDING, HandoffStatus.ESCALATED)
 
@@ -82,7 +82,10 @@ def hand_off(session: Session, contact: Contact, *, reason: str, now: datetime, 
     if assignment.queued:
         _queue(session, handoff, assignment, now=now, actor=actor)
     else:
-        assign(session, handoff, assignment, now=now, actor=actor)
+        assign(session, handoff, assignment, now=now, actor=actor, announce=False)
+    announce_qualified(session, handoff, now=now)  # before handoff.assigned, in the order it happened
+    if not assignment.queued:
+        queue_webhook(session, handoff, "handoff.assigned", now=now)
     session.flush()
     return handoff
 
@@ -96,8 +99,9 @@ def _queue(session: Session, handoff: Handoff, assignment: Assignment, *, now: d
 
 
 def assign(session: Session, handoff: Handoff, assignment: Assignment, *, now: datetime, actor: str,
-           kind: str = "assigned", detail: str = "") -> None:
-    """Give the lead to the chosen rep: SLA clock, owner, stage, audit entry, notice and webhook."""
+           kind: str = "assigned", detail: str = "", announce: bool = True) -> None:
+    """Give the lead to the chosen rep: SLA clock, owner, stage, audit entry, notice and (unless the
+    caller announces it) the handoff.assigned webhook."""
     rep, contact = assignment.rep, handoff.contact
     previous = handoff.rep
     sla_hours = float(get_setting(session, "qualification").get("sla_hours", 48))
@@ -118,7 +122,8 @@ def assign(session: Session, handoff: Handoff, assignment: Assignment, *, now: d
     handoff.report = lead_report(session, contact, handoff)
     suffix = "" if handoff.reassignments == 0 and kind != "released" else f":{kind}:{handoff.reassignments}"
     notify(session, handoff, rep, key=f"handoff:{handoff.id}:notify{suffix}", subject=lead_subject(contact), now=now)
-    queue_webhook(session, handoff, "handoff.assigned", now=now)
+    if announce:
+        queue_webhook(session, handoff, "handoff.assigned", now=now)
 
 
 def release_queued(session: Session, *, now: datetime, limit: int = 200) -> int:

@@ -14,7 +14,7 @@ from app.domain.handoff.hand_off import release_queued
 from app.domain.qualification.rescoring import id_ranges, mark_rescored, rescore_due
 from app.domain.handoff.reviews import owe_reviews
 from app.domain.handoff.sla import enforce_sla
-from app.domain.handoff.webhooks import due_deliveries
+from app.domain.contacts.webhooks import due_deliveries
 
 log = logging.getLogger(__name__)
 RESCORE_RANGE = 5000
