@@ -76,13 +76,58 @@ def apikey() -> None:
 
 
 @apikey.command("create")
-@click.option("--name", default="default")
+@click.option("--name", default="default", help="What uses the key, e.g. crm-sync (shown in the audit trail).")
+@click.option("--scope", "scopes", multiple=True, metavar="SCOPE",
+              help="read, contacts:write, campaigns:manage, sales:act or admin (implies them all); repeat for "
+                   "several. Default: read and contacts:write.")
 @pass_services
-def apikey_create(services, name: str) -> None:
-    """Create an API key and print it (it is shown only once)."""
-    from app.domain.contacts.api_keys import create_api_key
+def apikey_create(services, name: str, scopes: tuple[str, ...]) -> None:
+    """Create an API key and print it (it is shown only once); its scopes go to stderr."""
+    from app.domain.contacts.api_keys import DEFAULT_SCOPES, issue_api_key
+    from app.domain.errors import ValidationError
 
     with services.sessions() as session:
-        key = create_api_key(session, name, services.now())
+        try:
+            row, key = issue_api_key(session, name, services.now(), scopes or DEFAULT_SCOPES)
+        except ValidationError as exc:
+            raise click.ClickException(str(exc)) from None
         session.commit()
-    click.echo(key)
+        click.echo(key)
+        click.echo(f"key {row.name} ({row.prefix}), id {row.id}, scopes: {', '.join(row.scopes)}; "
+                   "store it now, it is not shown again", err=True)
+
+
+@apikey.command("list")
+@pass_services
+def apikey_list(services) -> None:
+    """Every key: id, prefix, name, scopes, created, last used (to the minute), revoked."""
+    from app.domain.contacts.api_keys import list_api_keys
+
+    def when(moment):
+        return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
+
+    with services.sessions() as session:
+        keys = list_api_keys(session)
+        click.echo("id\tprefix\tname\tscopes\tcreated\tlast used\trevoked")
+        for k in keys:
+            click.echo("\t".join([str(k.id), k.prefix, k.name, ",".join(k.scopes), when(k.created_at),
+                                  when(k.last_used_at), when(k.revoked_at)]))
+    if not keys:
+        click.echo("no API keys yet: nurture apikey create --name crm-sync --scope read", err=True)
+
+
+@apikey.command("revoke")
+@click.argument("ref")
+@pass_services
+def apikey_revoke(services, ref: str) -> None:
+    """Revoke a key by its prefix (as listed) or id; requests with it are refused at once."""
+    from app.domain.contacts.api_keys import revoke_api_key
+    from app.domain.errors import Conflict, NotFound, ValidationError
+
+    with services.sessions() as session:
+        try:
+            key = revoke_api_key(session, ref, services.now())
+        except (ValidationError, NotFound, Conflict) as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+        click.echo(f"revoked key {key.name} ({key.prefix}), id {key.id}")
