@@ -1,4 +1,5 @@
-"""`nurture init`, `demo`, `user create` and `apikey create`: getting an installation ready."""
+"""`nurture init`, `demo`, `user create|deactivate|activate|password` and `apikey create`: getting an
+installation ready and managing who signs in."""
 from __future__ import annotations
 
 import json
@@ -39,9 +40,15 @@ def init(services) -> None:
 
 
 @main.command()
+@click.option("--i-know", "i_know", is_flag=True,
+              help="Load it outside the embedded default anyway (its users share one published password).")
 @pass_services
-def demo(services) -> None:
-    """Load demo users, two sales reps and demo contacts (idempotent)."""
+def demo(services, i_know: bool) -> None:
+    """Load demo users, two sales reps and demo contacts (idempotent); embedded default only."""
+    if not services.config.embedded and not i_know:
+        raise click.ClickException(
+            "the demo data is for the embedded default: its admin signs in with a published password. "
+            "NURTURE_REDIS_URL is set (production mode), so nothing was loaded; add --i-know to load it anyway")
     click.echo(json.dumps(load_demo_data(services)))
 
 
@@ -68,6 +75,53 @@ def user_create(services, email: str, role: str, name: str, password: str | None
             raise click.ClickException(str(exc)) from None
         session.commit()
     click.echo(f"created {role} {created.email}; password: {password}")
+
+
+@user.command("deactivate")
+@click.argument("email")
+@pass_services
+def user_deactivate(services, email: str) -> None:
+    """Stop a user signing in; their open sessions end at their next request."""
+    _set_active(services, email, False)
+
+
+@user.command("activate")
+@click.argument("email")
+@pass_services
+def user_activate(services, email: str) -> None:
+    """Let a deactivated user sign in again."""
+    _set_active(services, email, True)
+
+
+def _set_active(services, email: str, active: bool) -> None:
+    from app.domain.contacts.users import set_active
+    from app.domain.errors import NotFound, ValidationError
+
+    with services.sessions() as session:
+        try:
+            changed = set_active(session, email, active)
+        except (ValidationError, NotFound) as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    click.echo(f"{changed.email} is {'active' if active else 'deactivated; their sessions have ended'}")
+
+
+@user.command("password")
+@click.argument("email")
+@click.option("--password", envvar="NURTURE_USER_PASSWORD", help="Default: generated and printed once.")
+@pass_services
+def user_password(services, email: str, password: str | None) -> None:
+    """Set a user's password; the sessions they have open end."""
+    from app.domain.contacts.users import reset_password
+    from app.domain.errors import NotFound, ValidationError
+
+    with services.sessions() as session:
+        try:
+            changed, password = reset_password(session, email, password)
+        except (ValidationError, NotFound) as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    click.echo(f"new password for {changed.email}: {password}")
 
 
 @main.group()

@@ -1,5 +1,6 @@
 """Counters in Redis that every worker on every machine shares: sending rates per minute and the
-warm-up's daily volume (sending limits), and the sliding log of form posts per address."""
+warm-up's daily volume (sending limits), and the sliding logs of form posts per address and of
+failed sign-ins per account and per address."""
 from __future__ import annotations
 
 import uuid
@@ -44,3 +45,13 @@ def log_attempt(redis, subject: str, *, now: float, window: float, keep: int) ->
     pipe.zcard(key)
     pipe.expire(key, int(window) + 1)
     return int(pipe.execute()[3])
+
+
+def recent_attempts(redis, subject: str, *, now: float, window: float) -> list[float]:
+    """The times of the subject's logged attempts within the last `window` seconds, oldest first."""
+    found = redis.zrangebyscore(f"nurture:rl:{subject}", now - window, "+inf", withscores=True)
+    return [score for _, score in found]
+
+
+def forget_attempts(redis, subject: str) -> None:
+    redis.delete(f"nurture:rl:{subject}")

@@ -5,11 +5,12 @@ blueprints, and calls init_ui for what the pages need app-wide (sign-in, CSRF, e
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask
-from flask_login import LoginManager, current_user
+from flask import Blueprint, Flask, session
+from flask_login import LoginManager, current_user, login_user
 from flask_wtf.csrf import CSRFProtect
 
 from app.domain.contacts.rules import describe
+from app.domain.contacts.users import session_is_current
 from app.domain.campaigns.scheduling import format_delay
 from app.extensions import db_session
 from app.models import User
@@ -29,10 +30,21 @@ login_manager.login_message_category = "info"
 ROLE_LABELS = {"admin": "Admin", "marketer": "Marketer", "sales": "Sales rep", "sales_manager": "Sales manager"}
 
 
+SESSION_VERSION = "_sv"
+
+
 @login_manager.user_loader
 def _load_user(user_id: str):
+    """Checked on every request: a deactivated user, or a session ended since, is signed out at once."""
     ident = whole_number(user_id)
-    return db_session().get(User, ident) if ident and ident <= MAX_ID else None
+    user = db_session().get(User, ident) if ident and ident <= MAX_ID else None
+    return user if session_is_current(user, session.get(SESSION_VERSION)) else None
+
+
+def start_session(user: User) -> None:
+    """Sign this browser in, carrying the user's session version (the signed cookie holds it)."""
+    login_user(user)
+    session[SESSION_VERSION] = user.session_version
 
 
 def init_ui(app: Flask) -> None:
@@ -55,4 +67,4 @@ def _layout_context() -> dict:
 
 
 # Routes register on import.
-from . import views, contacts, campaigns, outbox, handoffs, operations, agreement, followup, qr  # noqa: E402,F401,I001
+from . import views, account, contacts, campaigns, outbox, handoffs, operations, agreement, followup, qr, api_keys  # noqa: E402,F401,I001

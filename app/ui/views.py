@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
+from flask import redirect, render_template, request, session, url_for
+from flask_login import current_user, logout_user
 
-from app.extensions import db_session
-from app.models import User
+from app.domain.contacts import users
+from app.domain.errors import Throttled, ValidationError
+from app.extensions import db_session, services
 
-from . import bp, queries
+from . import SESSION_VERSION, bp, queries, start_session
 from .access import DASHBOARD, SALES, home_endpoint, roles_required
 
 
@@ -28,21 +28,33 @@ def _safe_next(target: str | None) -> str | None:
 def login():
     if current_user.is_authenticated and request.method == "GET" and home_endpoint(current_user) != "ui.login":
         return redirect(_safe_next(request.args.get("next")) or url_for(home_endpoint(current_user)))
-    error = None
     email = request.form.get("email", "").strip().lower()
-    if request.method == "POST":
-        user = db_session().scalar(select(User).where(User.email == email))
-        if user and user.active and user.check_password(request.form.get("password", "")):
-            login_user(user)
-            return redirect(_safe_next(request.form.get("next")) or url_for(home_endpoint(user)))
-        error = "Wrong email or password."
+    if request.method == "GET":
+        return _login_page(None, email)
+    try:
+        user = users.sign_in(db_session(), services().redis, email, request.form.get("password", ""),
+                             address=request.remote_addr, now=services().now())
+    except Throttled as exc:
+        return _login_page(exc.message, email, 429, {"Retry-After": str(exc.retry_after)})
+    except ValidationError as exc:
+        return _login_page(exc.message, email, 401)
+    start_session(user)
+    return redirect(_safe_next(request.form.get("next")) or url_for(home_endpoint(user)))
+
+
+def _login_page(error: str | None, email: str, status: int = 200, headers: dict | None = None):
     return render_template("login.html", error=error, email=email,
-                           next=_safe_next(request.values.get("next")) or ""), 401 if error else 200
+                           next=_safe_next(request.values.get("next")) or ""), status, headers or {}
 
 
 @bp.post("/logout")
 def logout():
+    """Ends every session of the user, not only this browser's: a cookie copied earlier stops working too."""
+    if current_user.is_authenticated:
+        users.sign_out(db_session(), current_user.id)
+        db_session().commit()
     logout_user()
+    session.pop(SESSION_VERSION, None)
     return redirect(url_for("ui.login"))
 
 
