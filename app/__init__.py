@@ -11,7 +11,8 @@ from .models.base import MAX_ROW_ID
 
 
 class RowId(IntegerConverter):
-    """<int:…> in routes: a number beyond any 64-bit key is simply not found (the database would refuse it)."""
+    """<int:…> in routes: a number beyond MAX_ROW_ID (the 32-bit id columns) is simply not found; the
+    database would refuse it with an error."""
 
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", MAX_ROW_ID)
@@ -27,6 +28,9 @@ def create_app(config: Config | None = None, *, clock=None) -> Flask:
                       SESSION_COOKIE_SECURE=config.base_url.startswith("https://"),
                       WTF_CSRF_TIME_LIMIT=None, NURTURE=config)
     app.url_map.converters["int"] = RowId
+    from .edge import install as install_edge
+
+    install_edge(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "rq.worker"):  # per-job and per-migration chatter hides what matters
         logging.getLogger(noisy).setLevel(logging.WARNING)

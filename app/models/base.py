@@ -8,7 +8,10 @@ from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
-MAX_ROW_ID = 2**63 - 1  # the largest 64-bit key: a larger id names no row (and the database would refuse it)
+# Ids and counts are INTEGER columns, 32-bit on PostgreSQL: a larger number names no row and fits no
+# column (PostgreSQL would refuse it with an error, not an empty answer).
+MAX_INT = 2**31 - 1
+MAX_ROW_ID = MAX_INT
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Contact, StageTransition
 
+from app.domain.contacts.inputs import parse_time
 from app.domain.errors import ValidationError
 
 KINDS = ("email", "tracking")
@@ -41,14 +42,7 @@ def parse_consent(value: Any) -> dict[str, dict[str, Any]]:
         source = entry.get("source")
         if source is not None and (not isinstance(source, str) or not 0 < len(source) <= 200 or "\n" in source):
             raise ValidationError(f"{field}.source", "must be a one-line string of at most 200 characters")
-        at = entry.get("at")
-        if at is not None:
-            try:
-                at = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
-            except ValueError:
-                raise ValidationError(f"{field}.at", "must be an ISO 8601 time such as 2026-03-01T09:30:00Z") from None
-            if at.tzinfo is None:
-                raise ValidationError(f"{field}.at", "must include a time zone offset")
+        at = parse_time(entry.get("at"), f"{field}.at")
         out[kind] = {"granted": entry["granted"], "basis": basis, "source": source, "at": at}
     return out
 

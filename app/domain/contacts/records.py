@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Contact
+from app.models.base import MAX_INT
 
 from app.domain.contacts.consent import parse_consent
 from app.domain.contacts.privacy import refuse_if_suppressed
@@ -55,8 +56,8 @@ def _whole_number(field: str, value: Any) -> int | None:
         number = int(value)
     except ValueError:  # digits int() refuses ('²') or more than Python's 4300-digit limit
         raise ValidationError(field, f"must be a whole number ≥ 0, got {value!r:.40}") from None
-    if number < 0 or number > 10**12:
-        raise ValidationError(field, f"must be between 0 and 10^12, got {number}")
+    if number < 0 or number > MAX_INT:  # the column is a 32-bit INTEGER on PostgreSQL
+        raise ValidationError(field, f"must be between 0 and {MAX_INT}, got {number}")
     return number
 
 

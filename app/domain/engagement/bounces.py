@@ -51,6 +51,8 @@ def process_report(session: Session, raw: bytes, *, now: datetime) -> dict[str, 
         raise ValidationError("body", "send the bounce or complaint report as the raw message (message/rfc822)")
     report = email.message_from_bytes(raw, policy=policy.compat32)
     outcome: dict[str, list[str]] = {"hard": [], "soft": [], "complaints": [], "unknown": []}
+    if not report.get("From"):  # every DSN, ARF report and mail client's message has one
+        raise ValidationError("body", "is not an email message with headers (no From header)")
     unsubscribe = MAILTO_UNSUBSCRIBE.search(str(report.get("Subject") or ""))
     if unsubscribe:  # the mailto: of List-Unsubscribe, for mail clients that do not use the HTTPS link
         done = unsubscribe_message(session, unsubscribe.group(1), now=now, how="mailto")
@@ -68,7 +70,10 @@ def process_report(session: Session, raw: bytes, *, now: datetime) -> dict[str, 
         return outcome
     from flufl.bounce import all_failures
 
-    temporary, permanent = all_failures(report)  # flufl.bounce answers (temporary, permanent)
+    try:
+        temporary, permanent = all_failures(report)  # flufl.bounce answers (temporary, permanent)
+    except Exception:  # its heuristic detectors can trip over odd messages: then it is no report we can read
+        raise ValidationError("body", "cannot be read as a bounce or complaint report") from None
     for kind, addresses in (("hard", permanent), ("soft", temporary)):
         for address in sorted(a.decode("utf-8", "replace").lower() for a in addresses):
             contact = session.scalar(select(Contact).where(Contact.email == address))

@@ -11,8 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.models import Campaign, CampaignKind, CampaignStatus, Contact, EmailStatus, Event, EventType, Message
+from app.models.base import MAX_ROW_ID
 from app.infra import keyed_inserts
 
+from app.domain.contacts.inputs import parse_time
 from app.domain.contacts.records import find_contact, normalise_email
 from app.domain.campaigns.enrollment import enroll, exit_on_goal
 from app.domain.errors import NotFound, ValidationError
@@ -152,6 +154,8 @@ def parse_event(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     contact_id = data.get("contact_id")
     if contact_id is not None and (isinstance(contact_id, bool) or not isinstance(contact_id, int)):
         raise ValidationError("contact_id", "must be an integer")
+    if contact_id is not None and not 0 < contact_id <= MAX_ROW_ID:
+        raise ValidationError("contact_id", f"must be a contact's id, from 1 to {MAX_ROW_ID}")
     dedupe = data.get("id")
     if dedupe is not None and (not isinstance(dedupe, str) or not 1 <= len(dedupe) <= 150):
         raise ValidationError("id", "must be a string of 1 to 150 characters (your idempotency key)")
@@ -161,16 +165,9 @@ def parse_event(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
 
 
 def _parse_time(value: Any, now: datetime) -> datetime:
-    if value is None:
+    moment = parse_time(value, "occurred_at")
+    if moment is None:
         return now
-    if not isinstance(value, str):
-        raise ValidationError("occurred_at", "must be an ISO 8601 time such as 2026-03-01T09:30:00Z")
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError("occurred_at", f"{value!r} is not an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise ValidationError("occurred_at", "must include a time zone offset (e.g. Z or +02:00)")
     if moment > now:
         raise ValidationError("occurred_at", "is in the future")
     return moment

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Contact, EventType, Setting
 
+from app.domain.contacts.inputs import read_json
 from app.domain.errors import ValidationError
 from app.domain.engagement.bots import classify
 from app.domain.messages.links import CONTACT
@@ -77,13 +78,11 @@ def decorate(services, session: Session, url: str, contact: Contact | None) -> s
 
 def parse_beacon(tokens, body: bytes) -> tuple[str, str | None, list[dict[str, Any]]] | None:
     """(contact public id, visitor id, views) from a snippet beacon, or None for anything not ours."""
-    import json
-
     if len(body) > MAX_BEACON_BYTES:
         return None
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = read_json(body)
+    except ValidationError:  # not JSON, too deep, huge numbers, NUL or lone surrogates: not ours
         return None
     if not isinstance(data, dict) or not isinstance(data.get("views"), list):
         return None
@@ -110,7 +109,7 @@ def _short(value: Any, limit: int) -> str | None:
 def _number(value: Any, low: float, high: float) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return round(min(max(float(value), low), high), 1)
+    return round(float(min(max(value, low), high)), 1)  # clamp first: float() of a 400-digit int overflows
 
 
 def page_view_row(hit, contact: Contact) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.models import Feedback, Handoff, HandoffStatus, Message, MessageKind, MessageStatus, User
 from app.infra.queue import owe
 
+from app.domain.contacts.inputs import LAST_YEAR
 from app.domain.errors import ValidationError
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -22,7 +23,7 @@ MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 def parse_month(text: Any) -> date:
     match = MONTH_RE.match(text) if isinstance(text, str) else None
-    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2000:
+    if not match or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= LAST_YEAR:
         raise ValidationError("month", f"must be a month as YYYY-MM, e.g. 2026-01; got {text!r}")
     return date(int(match.group(1)), int(match.group(2)), 1)
 

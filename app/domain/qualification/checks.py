@@ -290,7 +290,9 @@ def _check_reports(r: Any) -> list[str]:
 def campaign_problems(data: Mapping[str, Any], known: set[str]) -> list[str]:
     """Campaigns named by scoring rules or the recycle section that do not exist."""
     problems = []
-    for i, rule in enumerate(((data.get("scoring") or {}).get("rules") or [])):
+    scoring = data.get("scoring") if isinstance(data.get("scoring"), Mapping) else {}
+    rules = scoring.get("rules") if isinstance(scoring.get("rules"), list) else []  # other shapes: reported by the checks
+    for i, rule in enumerate(rules):
         slug = rule.get("campaign") if isinstance(rule, Mapping) else None
         if isinstance(slug, str) and slug not in known:
             problems.append(f"scoring.rules[{i}]: campaign {slug!r} is not defined")

@@ -1,0 +1,102 @@
+"""What any input must be before a rule reads it: JSON within limits, text that is text, and times
+within the years the product works in. Every edge reads through these, so a deep, huge or
+malformed document is a clear refusal naming the field, never a crash further in."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from app.domain.errors import ValidationError
+
+MAX_JSON_DEPTH = 32        # objects and lists inside each other; real documents stay under 10
+MAX_INTEGER_DIGITS = 100   # within what float() and str() handle; a longer number means nothing here
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # far enough either way that date arithmetic never overflows
+NOT_TEXT = re.compile(r"[\x00\ud800-\udfff]")  # NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8)
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise _Refused(f"holds a number with more than {MAX_INTEGER_DIGITS} digits")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused("holds a number too large to represent")
+    return value
+
+
+def _constant(name: str):
+    raise _Refused(f"holds {name}, which is not JSON")
+
+
+def read_json(raw: bytes | str, *, field: str = "body") -> Any:
+    """The JSON document in `raw`, or ValidationError(field) when it is not JSON, nests deeper than
+    MAX_JSON_DEPTH, holds an integer over MAX_INTEGER_DIGITS digits, a non-finite number, or a
+    string with a NUL or a lone surrogate."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw
+        data = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
+    except _Refused as exc:
+        raise ValidationError(field, str(exc)) from None
+    except RecursionError:
+        raise ValidationError(field, f"is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError(field, f"is not valid JSON ({str(exc)[:120]})") from None
+    check_document(data, field=field)
+    return data
+
+
+def check_document(data: Any, *, field: str = "body") -> None:
+    """Depth and text checks over a parsed document, without recursion (the depth is the input's);
+    a bad string is named by its place, e.g. fields.plc or events[2].url."""
+    pending = [(data, 1, "")]
+    while pending:
+        value, depth, path = pending.pop()
+        if isinstance(value, dict):
+            for key in value:
+                check_text(key, f"{path}.{key!r}" if path else field)
+            items = [(item, f"{path}.{key}" if path else key) for key, item in value.items()]
+        elif isinstance(value, list):
+            items = [(item, f"{path or field}[{i}]") for i, item in enumerate(value)]
+        else:
+            if isinstance(value, str):
+                check_text(value, path or field)
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise ValidationError(field, f"is nested more than {MAX_JSON_DEPTH} levels deep")
+        pending.extend((item, depth + 1, place) for item, place in items)
+
+
+def check_text(value: str, field: str) -> str:
+    """`value` unchanged, or ValidationError when it holds a NUL or a lone surrogate."""
+    if NOT_TEXT.search(value):
+        raise ValidationError(field[:200], "holds a NUL character or a lone surrogate, which is not text")
+    return value
+
+
+def parse_time(value: Any, field: str, *, naive_as_utc: bool = False) -> datetime | None:
+    """An ISO 8601 time or date (None for nothing given), timezone-aware, between FIRST_YEAR and LAST_YEAR."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 64:
+        raise ValidationError(field, "must be an ISO 8601 time such as 2026-03-01T09:30:00Z")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(field, f"{value!r} is not an ISO 8601 time such as 2026-03-01T09:30:00Z") from None
+    if moment.tzinfo is None:
+        if not naive_as_utc:
+            raise ValidationError(field, "must include a time zone offset (e.g. Z or +02:00)")
+        moment = moment.replace(tzinfo=timezone.utc)
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:  # year 1 or 9999 would overflow at the first offset or day added
+        raise ValidationError(field, f"must be a time between the years {FIRST_YEAR} and {LAST_YEAR}")
+    return moment
