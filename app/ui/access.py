@@ -28,6 +28,7 @@ NAV = (
     ("Lead reviews", "ui.reviews", REVIEWS),
     ("Agreement", "ui.agreement", AGREEMENT),
     ("Operations", "ui.operations", ()),  # admins only
+    ("API keys", "ui.api_keys", ()),  # admins only
 )
 
 
