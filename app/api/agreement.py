@@ -18,6 +18,9 @@ from app.models import User
 
 from . import bp
 from .auth import require_api_key
+from .schemas.common import OpenObject
+from .schemas.reports import AgreementIn, AgreementSaved, Since, WhatIfIn, Window
+from .spec import operation
 from .inputs import json_body
 from .errors import error_response
 
@@ -43,12 +46,15 @@ def _window(source) -> tuple[datetime | None, datetime | None]:
 
 @bp.get("/agreement")
 @require_api_key("read")
+@operation("The marketing–sales agreement", tag="agreement", responses={200: OpenObject})
 def get_agreement():
     return jsonify(agreement_data(db_session()))
 
 
 @bp.put("/agreement")
 @require_api_key("campaigns:manage")
+@operation("Save the agreement (validated whole); every contact is re-scored", tag="agreement",
+           body=AgreementIn, responses={200: AgreementSaved})
 def put_agreement():
     """Validate the document; save it only when there is no problem. Sections and keys it leaves out
     keep their values. Every contact is then re-scored by the scheduler (the fingerprint changed)."""
@@ -61,6 +67,7 @@ def put_agreement():
 
 @bp.get("/reports/criteria")
 @require_api_key("read")
+@operation("The criteria evidence report", tag="agreement", query=Window, responses={200: OpenObject})
 def criteria_report():
     since, until = _window(request.args)
     return jsonify(criteria_evidence(db_session(), since=since, until=until))
@@ -68,6 +75,8 @@ def criteria_report():
 
 @bp.post("/reports/whatif")
 @require_api_key("campaigns:manage")
+@operation("Replay a proposed agreement over past leads; nothing is saved", tag="agreement", body=WhatIfIn,
+           responses={200: OpenObject})
 def whatif():
     """Body: {"agreement": {qualification?, scoring?, fit?}, "since"?, "until"?}; nothing is saved."""
     data = json_body()
@@ -84,6 +93,8 @@ def whatif():
 
 @bp.get("/reports/suggestions")
 @require_api_key("read")
+@operation("Suggested changes to the agreement, from sales' feedback", tag="agreement", query=Since,
+           responses={200: OpenObject})
 def suggestions():
     since, _ = _window(request.args)
     return jsonify(suggest(db_session(), since=since))
@@ -91,6 +102,7 @@ def suggestions():
 
 @bp.get("/reviews/<int:rep_id>/<month>")
 @require_api_key("read")
+@operation("A rep's monthly lead review", tag="agreement", responses={200: OpenObject})
 def review(rep_id: int, month: str):
     rep = db_session().get(User, rep_id)
     if rep is None:

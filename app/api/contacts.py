@@ -13,6 +13,8 @@ from app.models import Contact
 
 from . import bp
 from .auth import require_api_key
+from .schemas.contacts import BatchAccepted, ContactIn, ContactOut, EventAccepted, EventBatchIn, EventDuplicate, EventIn
+from .spec import operation
 from .inputs import json_body
 
 
@@ -35,6 +37,8 @@ def contact_json(contact: Contact, *, with_timeline: bool = False) -> dict:
 
 @bp.post("/contacts")
 @require_api_key("contacts:write")
+@operation("Create or update a contact by email", tag="contacts", body=ContactIn,
+           responses={201: ContactOut, 200: ContactOut})
 def create_or_update_contact():
     session = db_session()
     contact, created = upsert_contact(session, json_body(), now=services().now(), actor="api")
@@ -44,6 +48,7 @@ def create_or_update_contact():
 
 @bp.get("/contacts/<int:contact_id>")
 @require_api_key("read")
+@operation("A contact with its score, fit, consent and timeline", tag="contacts", responses={200: ContactOut})
 def get_contact(contact_id: int):
     contact = db_session().get(Contact, contact_id)
     if contact is None:
@@ -53,6 +58,8 @@ def get_contact(contact_id: int):
 
 @bp.post("/events")
 @require_api_key("contacts:write")
+@operation("Record an event for a contact", tag="events", body=EventIn,
+           responses={202: EventAccepted, 200: EventDuplicate})
 def create_event():
     session = db_session()
     event = record_api_event(session, json_body(), now=services().now())
@@ -64,6 +71,8 @@ def create_event():
 
 @bp.post("/events/batch")
 @require_api_key("contacts:write")
+@operation("Record up to 1,000 events, all or none", tag="events", body=EventBatchIn,
+           responses={202: BatchAccepted})
 def create_events():
     """{"events": [...]}: up to 1,000 events, all or none; each contact is re-scored once for the lot."""
     from app.domain.engagement.batches import parse_batch, record_events, resolve_contacts

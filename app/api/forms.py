@@ -8,11 +8,15 @@ from app.extensions import db_session, services
 
 from . import bp
 from .auth import require_api_key
+from .schemas.contacts import FormAnswer, FormIn
+from .spec import operation
 from .inputs import json_body
 
 
 @bp.post("/forms/<slug>")
 @require_api_key("contacts:write")
+@operation("A form submitted on your own server", tag="events", body=FormIn,
+           responses={201: FormAnswer, 200: FormAnswer})
 def form_submission(slug: str):
     """A form submitted on the marketer's server: the same as POST /f/<form>.json (contact upserted, event
     recorded, autoresponders fired) but trusted by its key, so not limited per address."""

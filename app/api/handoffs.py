@@ -20,6 +20,8 @@ from app.models import Feedback, Handoff, HandoffStatus, User
 
 from . import bp
 from .auth import require_api_key
+from .schemas.handoffs import DecisionIn, FeedbackIn, HandoffList, HandoffOut, HandoffQuery, OutcomeIn, RecycleIn
+from .spec import operation
 from .inputs import json_body, query_number
 
 
@@ -52,6 +54,7 @@ def _iso(value) -> str | None:
 
 @bp.get("/handoffs")
 @require_api_key("read")
+@operation("Handoffs, newest first", tag="handoffs", query=HandoffQuery, responses={200: HandoffList})
 def list_handoffs():
     query = select(Handoff).order_by(Handoff.id.desc()).limit(query_number("limit", 100, 1, 1000))
     status = request.args.get("status")
@@ -67,6 +70,8 @@ def list_handoffs():
 
 @bp.get("/handoffs/<int:handoff_id>")
 @require_api_key("read")
+@operation("A handoff with its lead report, feedback and audit trail", tag="handoffs",
+           responses={200: HandoffOut})
 def get_handoff(handoff_id: int):
     return jsonify(handoff_json(_handoff(handoff_id), full=True))
 
@@ -107,6 +112,8 @@ def _answer(handoff: Handoff):
 
 @bp.post("/handoffs/<int:handoff_id>/decision")
 @require_api_key("sales:act")
+@operation("Accept or reject a lead on behalf of a user", tag="handoffs", body=DecisionIn,
+           responses={200: HandoffOut})
 def decide(handoff_id: int):
     handoff, data = _handoff(handoff_id), json_body()
     _fields(data, {"user", "decision", "rating", "reasons", "comment"})
@@ -120,6 +127,7 @@ def decide(handoff_id: int):
 
 @bp.post("/handoffs/<int:handoff_id>/feedback")
 @require_api_key("sales:act")
+@operation("Add a rating, reasons or a comment", tag="handoffs", body=FeedbackIn, responses={200: HandoffOut})
 def feedback(handoff_id: int):
     handoff, data = _handoff(handoff_id), json_body()
     _fields(data, {"user", "rating", "reasons", "comment"})
@@ -131,6 +139,8 @@ def feedback(handoff_id: int):
 
 @bp.post("/handoffs/<int:handoff_id>/outcome")
 @require_api_key("sales:act")
+@operation("Record the outcome: opportunity, won or lost", tag="handoffs", body=OutcomeIn,
+           responses={200: HandoffOut})
 def outcome(handoff_id: int):
     handoff, data = _handoff(handoff_id), json_body()
     _fields(data, {"user", "outcome", "amount", "reason", "comment"})
@@ -142,6 +152,7 @@ def outcome(handoff_id: int):
 
 @bp.post("/handoffs/<int:handoff_id>/recycle")
 @require_api_key("sales:act")
+@operation("Send the lead back to nurture", tag="handoffs", body=RecycleIn, responses={200: HandoffOut})
 def recycle_lead(handoff_id: int):
     handoff, data = _handoff(handoff_id), json_body()
     _fields(data, {"user"})

@@ -9,11 +9,14 @@ from app.extensions import db_session, services
 
 from . import bp
 from .auth import require_api_key
+from .schemas.contacts import PageViewsIn, Queued
+from .spec import operation
 from .inputs import json_body
 
 
 @bp.post("/pageviews")
 @require_api_key("contacts:write")
+@operation("Page views seen by your own server", tag="events", body=PageViewsIn, responses={202: Queued})
 def pageviews():
     """Page views from the marketer's server: {"views": [{email | contact_id | token, url, title?, seconds?, id?}]}.
     Queued on the same buffered path as the snippet's beacons; answered 202 with how many were queued."""

@@ -12,6 +12,9 @@ from app.models import Contact
 
 from . import bp
 from .auth import require_api_key
+from .schemas.common import OpenObject
+from .schemas.contacts import ConsentAnswer, ConsentRequest, Erased
+from .spec import operation
 from .inputs import json_body
 
 
@@ -24,6 +27,8 @@ def _contact(contact_id: int) -> Contact:
 
 @bp.get("/contacts/<int:contact_id>/export")
 @require_api_key("read")
+@operation("Everything held on a contact (data subject access request)", tag="privacy",
+           responses={200: OpenObject})
 def export(contact_id: int):
     """Everything held on the contact, for a data subject access request."""
     return jsonify(export_contact(db_session(), _contact(contact_id)))
@@ -31,6 +36,7 @@ def export(contact_id: int):
 
 @bp.delete("/contacts/<int:contact_id>")
 @require_api_key("contacts:write")
+@operation("Erase a contact; its address can never be added again", tag="privacy", responses={200: Erased})
 def erase(contact_id: int):
     """Erasure: the contact and what names it go; a hash keeps the address from being added again."""
     session = db_session()
@@ -41,6 +47,8 @@ def erase(contact_id: int):
 
 @bp.post("/contacts/<int:contact_id>/consent")
 @require_api_key("contacts:write")
+@operation("Record permission to email and to track", tag="privacy", body=ConsentRequest,
+           responses={200: ConsentAnswer})
 def consent(contact_id: int):
     """Record permission to email and/or to track, each with basis, source and time."""
     session = db_session()

@@ -11,11 +11,14 @@ from app.models import Campaign
 
 from . import bp
 from .auth import require_api_key
+from .schemas.reports import QrCreated, QrIn
+from .spec import Raw, operation
 from .inputs import is_row_id, json_body
 
 
 @bp.post("/qr")
 @require_api_key("campaigns:manage")
+@operation("A QR code for a campaign link", tag="campaigns", body=QrIn, responses={201: QrCreated})
 def qr_create():
     """A QR code for a campaign link: {campaign (slug or id), url, label}."""
     data = json_body()
@@ -35,6 +38,8 @@ def qr_create():
 
 @bp.get("/qr/<public_id>.<fmt>")
 @require_api_key("read")
+@operation("A QR code's image (svg or png)", tag="campaigns",
+           responses={200: Raw(("image/svg+xml", "image/png"), {"type": "string", "format": "binary"})})
 def qr_image(public_id: str, fmt: str):
     if fmt not in FORMATS:
         raise NotFound(f"format {fmt!r} (use svg or png)")
