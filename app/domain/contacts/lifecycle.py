@@ -7,6 +7,8 @@ from sqlalchemy.orm import Session
 
 from app.models import Contact, EmailStatus, Stage, StageTransition
 
+from app.domain.contacts.webhooks import emit_contact
+
 
 def move_stage(session: Session, contact: Contact, to: Stage, *, cause: str, actor: str, now: datetime) -> bool:
     return _change(session, contact, "stage", to, cause=cause, actor=actor, now=now)
@@ -14,8 +16,12 @@ def move_stage(session: Session, contact: Contact, to: Stage, *, cause: str, act
 
 def record_email_status(session: Session, contact: Contact, to: EmailStatus, *, cause: str, actor: str,
                         now: datetime) -> bool:
-    """The change and its cause; stopping the drips that follows is campaigns.enrollment.set_email_status."""
-    return _change(session, contact, "email_status", to, cause=cause, actor=actor, now=now)
+    """The change and its cause; stopping the drips that follows is campaigns.enrollment.set_email_status.
+    Every unsubscribe (link, mailto, event, API) passes here, so contact.unsubscribed is owed here."""
+    changed = _change(session, contact, "email_status", to, cause=cause, actor=actor, now=now)
+    if changed and to == EmailStatus.UNSUBSCRIBED:
+        emit_contact(session, "contact.unsubscribed", contact, now=now, cause=cause)
+    return changed
 
 
 def _change(session: Session, contact: Contact, attribute: str, to: str, *, cause: str, actor: str,

@@ -25,7 +25,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app.infra import queue, webhook_http
-from app.models import Contact, Message, WebhookDelivery, WebhookEndpoint
+from app.models import Contact, WebhookDelivery, WebhookEndpoint
+from app.models.base import MAX_ROW_ID
 
 from app.domain.errors import Conflict, NotFound
 
@@ -129,12 +130,12 @@ def emit_contact(session: Session, event: str, contact: Contact, *, now: datetim
     emit(session, event, {"contact": contact_payload(contact), **extra}, now=now, contact_id=contact.id)
 
 
-def emit_bounce(session: Session, contact: Contact, message: Message | None, *, kind: str, detail: str,
-                now: datetime) -> None:
-    """message.bounced, from the SMTP reply (sending) or a bounce report (engagement)."""
+def emit_bounce(session: Session, contact: Contact, message: Any, *, kind: str, detail: str, now: datetime) -> None:
+    """message.bounced, from the SMTP reply (sending) or a bounce report (engagement). `message`: the
+    Message row or the send path's copy of it (anything with public_id, kind, campaign_id, step_id)."""
     about = None if message is None else {
-        "id": message.public_id, "kind": str(message.kind), "subject": message.subject,
-        "campaign_id": message.campaign_id, "step_id": message.step_id}
+        "id": message.public_id, "kind": str(message.kind), "campaign_id": message.campaign_id,
+        "step_id": message.step_id}
     emit_contact(session, "message.bounced", contact, now=now, bounce={"kind": kind, "detail": detail[:500]},
                  message=about)
 
@@ -241,7 +242,7 @@ def redeliver(session: Session, endpoint_id: int, delivery_id: int, *, now: date
     """Owe a delivered or given-up delivery once more (same X-Nurture-Delivery, so receivers can dedupe);
     it is queued when the caller commits. One still being tried is left alone: it arrives once. A
     delivery that had given up gets one more attempt; a delivered one, its retries if it fails."""
-    delivery = session.get(WebhookDelivery, delivery_id)
+    delivery = session.get(WebhookDelivery, delivery_id) if 0 < delivery_id <= MAX_ROW_ID else None
     if delivery is None or delivery.endpoint_id != endpoint_id:
         raise NotFound(f"delivery {delivery_id} of webhook endpoint {endpoint_id}")
     if delivery.status in ("pending", "sending"):

@@ -13,6 +13,7 @@ from app.models import Contact
 from app.domain.campaigns.enrollment import apply_consent
 from app.domain.campaigns.personas import assign_persona
 from app.domain.contacts.records import parse_contact, store_contact
+from app.domain.contacts.webhooks import emit_contact
 from app.domain.handoff.hand_off import refresh_contact
 
 
@@ -24,5 +25,7 @@ def upsert_contact(session: Session, data: Mapping[str, Any], *, now: datetime, 
     apply_consent(session, contact, consent or {}, now=now, source=values.get("source") or actor, actor=actor,
                   created=created)
     assign_persona(session, contact, now=now, actor=actor)
+    if created:  # owed before scoring, so it precedes any lead.qualified it leads to
+        emit_contact(session, "contact.created", contact, now=now, actor=actor)
     refresh_contact(session, contact, now=now)
     return contact, created

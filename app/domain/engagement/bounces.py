@@ -14,6 +14,7 @@ from app.models import Contact, EmailStatus, Event, EventType, Message, MessageS
 
 from app.domain.errors import ValidationError
 from app.domain.campaigns.enrollment import set_email_status
+from app.domain.contacts.webhooks import emit_bounce
 from app.domain.engagement.destinations import unsubscribe as unsubscribe_message
 
 MESSAGE_ID = re.compile(r"<([0-9a-f]{32})@[^>]+>")
@@ -86,6 +87,7 @@ def process_report(session: Session, raw: bytes, *, now: datetime) -> dict[str, 
                 set_email_status(session, contact, EmailStatus.BOUNCED, cause="hard bounce (DSN)", actor="report", now=now)
                 if message is not None:
                     message.status = MessageStatus.BOUNCED
+            emit_bounce(session, contact, message, kind=kind, detail=f"{kind} bounce (DSN)", now=now)
             outcome[kind].append(address)
     return outcome
 

@@ -31,6 +31,7 @@ from app.domain.messages.composing import build_mime
 from app.domain.sending.contents import message_content
 from app.domain.campaigns.enrollment import may_receive
 from app.domain.campaigns.enrollment import set_email_status
+from app.domain.contacts.webhooks import emit_bounce
 from app.domain.sending.outgoing import OwnSession, id_among, load_message, load_outgoing
 from app.infra.relay_slots import relay_slot
 from app.domain.messages.rendering import TemplateError
@@ -370,6 +371,7 @@ class _Job:
                                        created_at=now))
                 set_email_status(self.session, contact, EmailStatus.BOUNCED, cause=f"hard bounce: {exc}",
                                  actor="smtp", now=now)
+                emit_bounce(self.session, contact, message, kind="hard", detail=str(exc), now=now)
             self._finish(message, MessageStatus.BOUNCED, attempts=attempts, error=str(exc))
             return "bounced"
         self._finish(message, MessageStatus.FAILED, attempts=attempts, error=str(exc))
