@@ -56,6 +56,9 @@ class Contact(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str | None] = mapped_column(String(200))
     fields: Mapped[dict] = mapped_column(default=dict)
+    # Text fields an anonymous form typed in and the contact never confirmed: kept and shown, but never
+    # merged into a subject line (app/domain/messages/composing.py).
+    unconfirmed_fields: Mapped[list] = mapped_column(default=list)
 
     persona_id: Mapped[int | None] = mapped_column(ForeignKey("personas.id"))
     segment: Mapped[str | None] = mapped_column(String(50))

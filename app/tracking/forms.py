@@ -1,11 +1,12 @@
-"""Forms: an embeddable HTML form (GET/POST /f/<form>) and a JSON one (POST /f/<form>.json, CORS)."""
+"""Forms: an embeddable HTML form (GET/POST /f/<form>), a JSON one (POST /f/<form>.json, CORS), and the page
+where a known contact confirms a form sent with their address (/f/confirm/<token>)."""
 from __future__ import annotations
 
 from flask import jsonify, make_response, redirect, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.domain.engagement import forms
-from app.domain.errors import ValidationError
+from app.domain.engagement import confirmations, forms
+from app.domain.errors import NotFound, ValidationError
 from app.domain.engagement.site import on_site, site_domains
 from app.extensions import db_session, services
 
@@ -38,7 +39,7 @@ def form_post(slug: str):
     session = db_session()
     try:
         outcome = forms.submit(session, slug, request.form, now=services().now(),
-                               page=request.form.get("page") or request.referrer)
+                               page=request.form.get("page") or request.referrer, ip=request.remote_addr)
     except ValidationError as exc:
         session.rollback()
         return _form_page(slug, error=exc, values=request.form, status=422)
@@ -72,9 +73,35 @@ def form_json(slug: str):
         return answer({"error": {"code": "invalid", "message": "send a JSON object", "field": "body"}}, 422)
     session = db_session()
     try:
-        outcome = forms.submit(session, slug, data, now=services().now(), page=data.get("page") or request.referrer)
+        outcome = forms.submit(session, slug, data, now=services().now(), page=data.get("page") or request.referrer,
+                               ip=request.remote_addr)
     except ValidationError as exc:
         session.rollback()
         return answer({"error": {"code": "invalid", "message": exc.message, "field": exc.field}}, 422)
     session.commit()
     return answer({"status": "ok"}, 201 if outcome.created else 200)
+
+
+@bp.route("/f/confirm/<token>", methods=["GET", "HEAD"])
+def confirm_page(token: str):
+    """What a form sent with the contact's address, with a button to confirm it. A GET never
+    confirms anything: mail scanners follow every link."""
+    page = confirmations.page(db_session(), services().tokens, token, now=services().now())
+    return render_template("tracking/form_confirm.html", page=page, token=token), 200 if page else 404
+
+
+@bp.post("/f/confirm/<token>")
+def confirm(token: str):
+    """The contact confirms one held submission: its fields are saved and its event recorded."""
+    session = db_session()
+    try:
+        page = confirmations.confirm(session, services().tokens, token, request.form.get("submission"),
+                                     now=services().now())
+    except NotFound:
+        return render_template("tracking/form_confirm.html", page=None, token=token), 404
+    except ValidationError as exc:  # not one of this contact's waiting forms: the page again, saying so
+        session.rollback()
+        page = confirmations.page(session, services().tokens, token, now=services().now())
+        return render_template("tracking/form_confirm.html", page=page, token=token, error=exc), 422
+    session.commit()
+    return render_template("tracking/form_confirm.html", page=page, token=token)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import func, select
@@ -29,19 +29,27 @@ def may_receive(contact: Contact, campaign: Campaign) -> bool:
         campaign.kind == CampaignKind.RECYCLE and contact.stage in (Stage.REJECTED, Stage.LOST, Stage.NURTURING))
 
 
+# Anyone can type an address into a form: an autoresponder reaches it at most this often.
+AUTORESPONDER_EVERY = timedelta(days=1)
+
+
 def active_steps(campaign: Campaign) -> list[Step]:
     return [s for s in campaign.steps if s.active and s.current_version_id is not None]
 
 
 def enroll(session: Session, contact: Contact, campaign: Campaign, *, now: datetime, source: str,
            actor: str = "system") -> Enrollment | None:
-    """Enter a campaign unless already in it (drips run once per contact; autoresponders once per trigger)."""
+    """Enter a campaign unless already in it (drips run once per contact; autoresponders once per
+    trigger, and at most once a day per address however often the trigger comes)."""
     if not may_receive(contact, campaign) or not active_steps(campaign):
         return None
     previous = session.scalars(select(Enrollment).where(
         Enrollment.contact_id == contact.id, Enrollment.campaign_id == campaign.id)
         .order_by(Enrollment.cycle.desc())).first()
     if previous is not None and (previous.status == EnrollmentStatus.ACTIVE or campaign.kind == CampaignKind.DRIP):
+        return None
+    if (previous is not None and campaign.kind == CampaignKind.AUTORESPONDER
+            and previous.enrolled_at > now - AUTORESPONDER_EVERY):
         return None
     first = active_steps(campaign)[0].current_version
     enrollment = Enrollment(

@@ -1,11 +1,12 @@
-"""Forms on the marketer's site: create or update the contact, record the event, fire autoresponders.
+"""Forms on the marketer's site: a new contact is created and its event recorded (autoresponders
+follow); a form about a contact Nurture already knows is held until the contact confirms it
+(engagement.confirmations), because an anonymous form never rewrites a known contact on its own say-so.
 
 Spam protection: a hidden honeypot field (`website`) that people never fill (a filled one is
 answered as a success and recorded nowhere), and a per-address rate limit kept in Redis.
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,20 +15,13 @@ from typing import Any, Mapping
 from sqlalchemy.orm import Session
 
 from app.infra import counters
-from app.models import Contact, Event
+from app.models import Contact, Event, FormConfirmation
 
-from app.domain.errors import ValidationError
 from app.domain.contacts.records import find_contact
-from app.domain.engagement.arrivals import upsert_contact
-from app.domain.engagement.events import record_event
+from app.domain.engagement.confirmations import hold
+from app.domain.engagement.form_entries import HONEYPOT_FIELD, apply_entry, check_slug, parse_entry
 
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-HONEYPOT_FIELD = "website"
-EVENT_TYPES = ("form_submitted", "sign_up", "content_download", "demo_request")
-CONTACT_FIELDS = ("email", "first_name", "last_name", "company", "title", "industry", "company_size", "country",
-                  "timezone", "budget", "timeline")
-META_FIELDS = {HONEYPOT_FIELD, "event", "page", "consent_email", "consent_tracking", "nt", "csrf_token"}
-MAX_ANSWERS, MAX_ANSWER = 30, 2000
+__all__ = ["HONEYPOT_FIELD", "RATE_PER_MINUTE", "Submission", "allowed", "check_slug", "submit"]
 RATE_PER_MINUTE = 10
 
 
@@ -37,12 +31,7 @@ class Submission:
     contact: Contact | None = None
     event: Event | None = None
     created: bool = False
-
-
-def check_slug(slug: str) -> str:
-    if not SLUG_RE.match(slug or ""):
-        raise ValidationError("form", "names a form with lower-case letters, digits and - (e.g. contact-sales)")
-    return slug
+    held: FormConfirmation | None = None  # waiting for the contact's confirmation
 
 
 def allowed(redis, ip: str | None, *, per_minute: int = RATE_PER_MINUTE, clock=time.time) -> bool:
@@ -58,39 +47,19 @@ def allowed(redis, ip: str | None, *, per_minute: int = RATE_PER_MINUTE, clock=t
     return count <= per_minute
 
 
-def _checked(value: Any) -> bool | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "on", "yes", "true")
+def submit(session: Session, slug: str, data: Mapping[str, Any], *, now: datetime, page: str | None = None,
+           trusted: bool = False, ip: str | None = None) -> Submission:
+    """Validate and record one submission; raises ValidationError naming the field.
 
-
-def submit(session: Session, slug: str, data: Mapping[str, Any], *, now: datetime, page: str | None = None) -> Submission:
-    """Validate and record one submission; raises ValidationError naming the field."""
-    check_slug(slug)
-    if str(data.get(HONEYPOT_FIELD) or "").strip():
+    `trusted`: sent by the marketer's server with an API key, which vouches for it, so it updates a
+    known contact at once. Anonymous (the default): a known contact's submission is held for its
+    confirmation, and a new contact's typed-in text is kept out of subject lines until confirmed."""
+    entry = parse_entry(slug, data, page)
+    if entry is None:
         return Submission(spam=True)
-    event_type = str(data.get("event") or "form_submitted")
-    if event_type not in EVENT_TYPES:
-        raise ValidationError("event", f"must be one of {', '.join(EVENT_TYPES)}")
-    fields = {k: data[k] for k in CONTACT_FIELDS if k in data and data[k] not in (None, "")}
-    if "email" not in fields:
-        raise ValidationError("email", "is required")
-    answers = {str(k)[:64]: str(v)[:MAX_ANSWER] for k, v in data.items()
-               if k not in CONTACT_FIELDS and k not in META_FIELDS and v not in (None, "")}
-    if len(answers) > MAX_ANSWERS:
-        raise ValidationError("body", f"holds more than {MAX_ANSWERS} answers")
-    existed = isinstance(fields["email"], str) and find_contact(session, fields["email"].strip().lower()) is not None
-    if not existed:
-        fields["source"] = f"form:{slug}"
-    consent = {kind: {"granted": value, "basis": "consent", "source": f"form:{slug}"}
-               for kind, value in (("email", _checked(data.get("consent_email"))),
-                                   ("tracking", _checked(data.get("consent_tracking")))) if value is not None}
-    if consent:
-        fields["consent"] = consent
-    contact, created = upsert_contact(session, fields, now=now, actor=f"form:{slug}")
-    url = page if isinstance(page, str) and page.startswith(("https://", "http://")) else None
-    event = record_event(session, contact, event_type, now=now, url=url[:2000] if url else None,
-                         properties={"form": slug, "answers": answers}, source="form")
+    known = find_contact(session, entry.email)
+    if known is not None and not trusted:
+        return Submission(held=hold(session, known, entry, now=now, ip=ip))
+    contact, event, created = apply_entry(session, entry, now=now, confirmed=trusted,
+                                          source=None if known is not None else f"form:{slug}")
     return Submission(contact=contact, event=event, created=created)

@@ -1,6 +1,7 @@
 """Turning a message row into the bytes handed to SMTP, with safe headers."""
 from __future__ import annotations
 
+from dataclasses import replace
 from email.headerregistry import Address
 from functools import lru_cache
 from email.utils import format_datetime, parseaddr
@@ -11,8 +12,8 @@ from app.models import Message, MessageKind
 from app.domain.contacts.records import rule_fields
 from app.domain.messages.mime import (LIST_UNSUBSCRIBE_POST, dkim_sign, fold_header, multipart_message, plain_header, quoted_printable,
                    recipient_header, subject_header)
-from app.domain.messages.rendering import (NotPiecewise, RenderedEmail, compile_step, content_hash, merge_context, personal_links, render,
-                        render_pieces, render_plainly)
+from app.domain.messages.rendering import (NotPiecewise, RenderedEmail, TemplateError, compile_step, content_hash, merge_context,
+                        personal_links, render, render_pieces, render_plainly)
 from app.domain.messages.links import with_honeypot  # the hidden link that tells scanners from people
 
 
@@ -31,10 +32,30 @@ def _one_line(text: str | None) -> str:
 def render_message(services, message: Message) -> RenderedEmail:
     """A campaign step or a test send (proof) of one, for its contact."""
     compiled = compiled_version(services, message.step_version)
+    if message.kind == MessageKind.TEST:
+        return preview(compiled, message.contact, prefix="[Test] ")
+    return with_safe_subject(compiled, message.contact, _render_for(services, message, compiled))
+
+
+def with_safe_subject(compiled, contact, rendered: RenderedEmail) -> RenderedEmail:
+    """Text an anonymous form typed in, never confirmed by the contact, is not merged into a subject
+    line (the inbox shows it as ours: "Welcome to …, URGENT verify your account at …"). The subject
+    is merged again without those fields, so it reads as for a contact who left them empty."""
+    unconfirmed = getattr(contact, "unconfirmed_fields", None) if contact is not None else None
+    if not unconfirmed:
+        return rendered
+    fields = {name: (None if name in unconfirmed else value) for name, value in rule_fields(contact).items()}
+    context = merge_context(fields, contact.persona.slug if contact.persona else None, contact.segment)
+    try:
+        subject = " ".join(compiled.subject.render(context).split())
+    except Exception as exc:
+        raise TemplateError(f"cannot render for this contact: {exc}") from exc
+    return replace(rendered, subject=subject)
+
+
+def _render_for(services, message: Message, compiled) -> RenderedEmail:
     contact = message.contact
     tokens = services.tokens
-    if message.kind == MessageKind.TEST:
-        return preview(compiled, contact, prefix="[Test] ")
     context = contact_context(contact)
     if contact.tracking_consent:
         urls = tokens.email_urls(message.public_id, len(compiled.links))
@@ -86,6 +107,7 @@ def preview(compiled, contact=None, *, prefix: str = "") -> RenderedEmail:
     context = contact_context(contact) if contact is not None else SAMPLE_CONTEXT
     out = render(compiled, context, link_url=personal_links(compiled, context), pixel_url=None,
                  unsubscribe_url="#unsubscribe-preview")
+    out = with_safe_subject(compiled, contact, out)
     return RenderedEmail(subject=prefix + out.subject, html=out.html, text=out.text)
 
 

@@ -18,8 +18,8 @@ import struct
 from typing import NamedTuple
 
 OPEN, CLICK, UNSUBSCRIBE = "open", "click", "unsubscribe"
-CONTACT, QR = "contact", "qr"
-PURPOSE_BYTES = {OPEN: b"o", CLICK: b"c", UNSUBSCRIBE: b"u", CONTACT: b"n", QR: b"q"}
+CONTACT, QR, CONFIRM = "contact", "qr", "confirm"
+PURPOSE_BYTES = {OPEN: b"o", CLICK: b"c", UNSUBSCRIBE: b"u", CONTACT: b"n", QR: b"q", CONFIRM: b"f"}
 TAG_BYTES = 16
 # The hidden link every tracked email carries: no person can see or click it, link scanners follow it.
 HONEYPOT_LINK = 0xFFFF
@@ -105,6 +105,10 @@ class Tokens:
 
     def qr_url(self, public_id: str) -> str:
         return f"{self.base_url}/t/q/{self.sign(QR, public_id)}"
+
+    def confirm_url(self, confirmation_public_id: str) -> str:
+        """The page where a contact confirms a form submitted with their address (GET shows, POST applies)."""
+        return f"{self.base_url}/f/confirm/{self.sign(CONFIRM, confirmation_public_id)}"
 
     def contact_token(self, contact_public_id: str) -> str:
         """What a click appends to the marketer's own pages (?nt=…) so the site snippet knows who it is."""

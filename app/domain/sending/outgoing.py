@@ -20,7 +20,7 @@ from app.infra import id_lists
 
 RECIPIENT_FIELDS = ("email", "email_domain", "first_name", "last_name", "company", "title", "industry",
                     "company_size", "budget", "timeline_months", "country", "timezone", "source", "fields",
-                    "segment", "stage", "email_status", "email_consent", "tracking_consent")
+                    "segment", "stage", "email_status", "email_consent", "tracking_consent", "unconfirmed_fields")
 
 
 class PersonaRef(NamedTuple):
@@ -51,6 +51,7 @@ class Recipient:
     email_status: str
     email_consent: bool
     tracking_consent: bool
+    unconfirmed_fields: list | None  # kept out of subject lines (messages.composing.with_safe_subject)
     persona: PersonaRef | None
 
     can_receive_nurture = Contact.can_receive_nurture  # one rule, whatever holds the contact
