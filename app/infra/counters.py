@@ -1,6 +1,6 @@
 """Counters in Redis that every worker on every machine shares: sending rates per minute and the
 warm-up's daily volume (sending limits), and the sliding logs of form posts per address and of
-failed sign-ins per account and per address."""
+failed sign-ins per account and per address; fixed windows of the site snippet's beacons per token."""
 from __future__ import annotations
 
 import uuid
@@ -55,3 +55,21 @@ def recent_attempts(redis, subject: str, *, now: float, window: float) -> list[f
 
 def forget_attempts(redis, subject: str) -> None:
     redis.delete(f"nurture:rl:{subject}")
+
+
+def window_commands(subject: str, limits: tuple[tuple[int, int], ...], *, now: float) -> list[tuple]:
+    """Raw commands counting one use in a fixed-window counter per (limit, seconds): INCR and EXPIRE
+    each, for whichever pipeline the caller sends them on (the tracking fast path has its own)."""
+    commands: list[tuple] = []
+    for _, seconds in limits:
+        key = f"nurture:win:{subject}:{seconds}:{int(now // seconds)}"
+        commands += [("INCR", key), ("EXPIRE", key, seconds + 1)]
+    return commands
+
+
+def retry_after(results: list, limits: tuple[tuple[int, int], ...], *, now: float) -> int:
+    """From the answers to window_commands: 0 if every counter is within its limit, else the seconds
+    until the window over its limit ends."""
+    waits = [seconds - int(now % seconds) for count, (limit, seconds) in zip(results[0::2], limits)
+             if int(count) > limit]
+    return max(waits, default=0)

@@ -15,14 +15,16 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from app.domain.contacts.inputs import redirect_location
 from app.domain.engagement import buffer
 from app.domain.engagement import hits as hit_codec
 from app.domain.engagement.destinations import click_destination, qr_destination
 from app.domain.engagement.drain import drain
+from app.domain.engagement.pace import BEACON_LIMITS
 from app.domain.engagement.recording import record_hits
 from app.domain.engagement.site import parse_beacon
 from app.domain.messages.links import CLICK, HONEYPOT_LINK, OPEN, QR
-from app.infra import hit_buffer, queue
+from app.infra import counters, hit_buffer, queue
 from app.infra.resp import FastPipeline
 
 log = logging.getLogger(__name__)
@@ -128,7 +130,8 @@ class TrackingMiddleware:
         return self.app(environ, start_response)
 
     def collect(self, environ, start_response):
-        """Page views from the snippet: a batched beacon, answered 204 whatever it held."""
+        """Page views from the snippet: a batched beacon, answered 204 whatever it held, or 429 when
+        its token sent more beacons than a person's browsing does (engagement.pace)."""
         try:
             length = min(int(environ.get("CONTENT_LENGTH") or 0), 64 * 1024 + 1)
         except ValueError:
@@ -137,6 +140,10 @@ class TrackingMiddleware:
         parsed = parse_beacon(self.tokens, body)
         if parsed is not None and parsed[2]:
             contact_id, visitor, views = parsed
+            wait = self._beacon_wait(contact_id)
+            if wait:
+                start_response("429 Too Many Requests", CORS + [("Retry-After", str(wait)), ("Content-Length", "0")])
+                return [b""]
             self._record([self._hit(hit_codec.PAGE_VIEW, contact_id, environ, hit_id=f"{contact_id[:16]}{view['id']}",
                                     extra={**view, "v": visitor}) for view in views])
         start_response("204 No Content", CORS)
@@ -150,18 +157,31 @@ class TrackingMiddleware:
                              method=environ.get("REQUEST_METHOD", "GET"), ip=environ.get("REMOTE_ADDR"),
                              user_agent=environ.get("HTTP_USER_AGENT"), extra=extra, hit_id=hit_id)
 
+    def _execute(self, commands: list[tuple]) -> list:
+        """One round trip: the raw fast pipeline where it can be used, else the app's Redis client."""
+        if self.fast is not None:
+            return self.fast.execute(commands)
+        pipe = self.services.redis.pipeline(transaction=False)
+        for name, *args in commands:
+            pipe.execute_command(name, *args)
+        return pipe.execute()
+
+    def _beacon_wait(self, public_id: str) -> int:
+        """Seconds until this token may send beacons again (0: now). Redis away: let it through; the
+        hit is then written directly, and the drain still marks views beyond a human pace."""
+        now = self.services.now().timestamp()
+        try:
+            results = self._execute(counters.window_commands(f"beacon:{public_id}", BEACON_LIMITS, now=now))
+        except Exception:
+            return 0
+        return counters.retry_after(results, BEACON_LIMITS, now=now)
+
     def _record(self, hits: list[str], lookup: tuple[str, str] | None = None):
         """Push the hits in one round trip (a cache lookup riding along); returns the lookup's answer."""
         commands = [("HGET", *lookup)] if lookup else []
         commands += hit_buffer.push_commands(hits)
         try:
-            if self.fast is not None:
-                results = self.fast.execute(commands)
-            else:
-                pipe = self.services.redis.pipeline(transaction=False)
-                for name, *args in commands:
-                    pipe.execute_command(name, *args)
-                results = pipe.execute()
+            results = self._execute(commands)
         except Exception as exc:
             self._spool(hits, exc)
             return None
@@ -215,12 +235,13 @@ class TrackingMiddleware:
                 log.error("tracking hit not recorded, replay with `nurture tracking replay`: %s", hit)
 
     def _redirect(self, environ, start_response, target: str | None):
-        if target is None:
-            return self._invalid(environ, start_response)
         if target == "":
             environ["PATH_INFO"] = "/t/unavailable"
             return self.app(environ, start_response)
-        start_response("302 Found", [("Location", target), ("Content-Length", "0"), NO_CACHE,
+        location = redirect_location(target) if target is not None else None
+        if location is None:  # a CR/LF or non-Latin-1 character would split or break the response
+            return self._invalid(environ, start_response)
+        start_response("302 Found", [("Location", location), ("Content-Length", "0"), NO_CACHE,
                                      ("Referrer-Policy", "no-referrer")])
         return [b""]
 

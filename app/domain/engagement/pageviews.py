@@ -54,7 +54,8 @@ def _checked_view(view: dict, field: str) -> dict[str, Any]:
     view_id = view.get("id")
     if view_id is not None and (not isinstance(view_id, str) or not 8 <= len(view_id) <= 32 or not view_id.isalnum()):
         raise ValidationError(f"{field}.id", "must be 8 to 32 letters and digits (your idempotency key)")
-    return {"u": url, "ti": (title or "")[:300] or None, "s": seconds, "n": 1}
+    # "server": reported with a key, so not held to a reader's pace (engagement.pace)
+    return {"u": url, "ti": (title or "")[:300] or None, "s": seconds, "n": 1, "server": True}
 
 
 def _identify(session: Session, tokens, view: dict, field: str) -> str | None:

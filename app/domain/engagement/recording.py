@@ -23,6 +23,7 @@ from app.domain.messages.links import HONEYPOT_LINK, OPEN as OPEN_KIND
 from app.domain.engagement.bots import classify
 from app.domain.engagement.destinations import link_target
 from app.domain.engagement.site import page_view_row
+from app.domain.engagement.pace import mark_beyond_human_pace
 from app.domain.engagement.events import reaction_context, react_to_events
 from app.domain.engagement.bots import BURST_WINDOW
 
@@ -153,7 +154,7 @@ def _page_view_rows(session: Session, hits: list[Hit], now: datetime) -> list[di
         return []
     contacts = {c.public_id: c for c in session.scalars(select(Contact).where(
         Contact.public_id.in_({h.public_id for h in hits})))}
-    rows = []
+    rows, judged = [], []
     for hit in hits:
         contact = contacts.get(hit.public_id)
         if contact is None or not contact.tracking_consent:
@@ -161,6 +162,9 @@ def _page_view_rows(session: Session, hits: list[Hit], now: datetime) -> list[di
         row = page_view_row(hit, contact)
         if row is not None:
             rows.append(_row(hit, now, **row))
+            if not hit.extra.get("server"):  # the marketer's server, trusted by its key, is not paced
+                judged.append(rows[-1])
+    mark_beyond_human_pace(session, judged)
     return rows
 
 
