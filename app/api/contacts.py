@@ -38,7 +38,7 @@ def contact_json(contact: Contact, *, with_timeline: bool = False) -> dict:
 @bp.post("/contacts")
 @require_api_key("contacts:write")
 @operation("Create or update a contact by email", tag="contacts", body=ContactIn,
-           responses={201: ContactOut, 200: ContactOut})
+           responses={201: ContactOut, 200: ContactOut}, yields={"contact_id": "id"})
 def create_or_update_contact():
     session = db_session()
     contact, created = upsert_contact(session, json_body(), now=services().now(), actor="api")

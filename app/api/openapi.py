@@ -76,6 +76,7 @@ def build_document(app: Flask) -> dict[str, Any]:
     for rule, method, op, scopes in found:
         path = PATH_PARAMETER.sub(lambda m: "{" + m["name"] + "}", rule.rule)
         paths.setdefault(path, {})[method] = _operation(rule, method, op, scopes, refs)
+    _add_links(paths, found)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Nurture API", "version": "1", "description": DESCRIPTION},
@@ -92,6 +93,31 @@ def build_document(app: Flask) -> dict[str, Any]:
                 "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"}}},
         },
     }
+
+
+def _add_links(paths: dict, found) -> None:
+    """OpenAPI links: an answer that `yields` an id leads to every operation taking it in its path, which
+    is what schemathesis follows in its stateful run (create a contact, then read, export, erase it)."""
+    takers = [(rule.endpoint, method, {m["name"] for m in PATH_PARAMETER.finditer(rule.rule)}, op)
+              for rule, method, op, _ in found]
+    for rule, method, op, _ in found:
+        path = PATH_PARAMETER.sub(lambda m: "{" + m["name"] + "}", rule.rule)
+        for status, answer in paths[path][method]["responses"].items():
+            if not status.startswith("2") or not op.yields:
+                continue
+            links = {}
+            for endpoint, other_method, names, _other in takers:
+                if names and names <= set(op.yields):
+                    operation_id = _operation_id(endpoint, other_method, found)
+                    links[operation_id] = {"operationId": operation_id, "parameters": {
+                        name: f"$response.body#/{op.yields[name]}" for name in names}}
+            if links:
+                answer["links"] = links
+
+
+def _operation_id(endpoint: str, method: str, found) -> str:
+    methods = {m for rule, m, _op, _s in found if rule.endpoint == endpoint}
+    return endpoint.split(".")[-1] + ("" if len(methods) == 1 else f"_{method}")
 
 
 def _models(op: Operation):

@@ -36,14 +36,15 @@ class Operation:
     body: type[BaseModel] | Raw | None = None
     responses: dict[int, Any] = field(default_factory=dict)  # status → model, Raw, or None (no body)
     public: bool = False  # no API key needed
+    yields: dict[str, str] = field(default_factory=dict)  # path parameter → the answer's field that fills it
 
 
 def operation(summary: str, *, tag: str, query: type[BaseModel] | None = None,
               body: type[BaseModel] | Raw | None = None, responses: dict[int, Any] | None = None,
-              description: str = "", public: bool = False):
+              description: str = "", public: bool = False, yields: dict[str, str] | None = None):
     """Record the operation on the view and validate the query and JSON body against its models."""
     op = Operation(summary=summary, tag=tag, description=description, query=query, body=body,
-                   responses=responses or {200: None}, public=public)
+                   responses=responses or {200: None}, public=public, yields=yields or {})
 
     def decorate(view):
         @wraps(view)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Email = Annotated[str, Field(max_length=320, json_schema_extra={"format": "email"})]
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .common import Answer, Body, Id, OpenBody, Timestamp
+from .common import Answer, Body, Email, Id, OpenBody, Timestamp
 
 Basis = Literal["consent", "legitimate_interest", "contract", "legal_obligation"]
 Stage = Literal["new", "nurturing", "mql", "handed_off", "sal", "opportunity", "won", "rejected", "lost"]
@@ -34,7 +34,7 @@ class ConsentRequest(ConsentIn):
 class ContactIn(Body):
     """Upsert by email: fields left out keep their values."""
 
-    email: str = Field(description="the key: a contact with this address is updated, otherwise created")
+    email: Email = Field(description="the key: a contact with this address is updated, otherwise created")
     first_name: str | None = None
     last_name: str | None = None
     company: str | None = None
@@ -126,8 +126,8 @@ class Erased(Answer):
 
 
 class EventIn(OpenBody):
-    type: str = Field(description="lower-case letters, digits and _, e.g. page_view, demo_request")
-    email: str | None = Field(None, description="the contact's address (or give contact_id)")
+    type: str = Field(pattern=r"^[a-z][a-z0-9_]{1,49}$", description="lower-case letters, digits and _, e.g. page_view, demo_request")
+    email: Email | None = Field(None, description="the contact's address (or give contact_id)")
     contact_id: Id | None = None
     url: str | None = Field(None, max_length=4000)
     properties: dict[str, Any] = Field(None)
@@ -160,7 +160,7 @@ class BatchAccepted(Answer):
 
 class PageView(OpenBody):
     url: str = Field(max_length=2000, description="http(s) address")
-    email: str | None = None
+    email: Email | None = None
     contact_id: Id | None = None
     token: str | None = None
     title: str | None = None
