@@ -8,6 +8,7 @@ import math
 import re
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from app.domain.errors import ValidationError
 
@@ -100,3 +101,27 @@ def parse_time(value: Any, field: str, *, naive_as_utc: bool = False) -> datetim
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:  # year 1 or 9999 would overflow at the first offset or day added
         raise ValidationError(field, f"must be a time between the years {FIRST_YEAR} and {LAST_YEAR}")
     return moment
+
+
+def check_web_address(value: Any, field: str, *, limit: int = 2000) -> str:
+    """An http(s) address a browser may be sent to: with a host, at most `limit` characters, and no
+    space, line break or control character (a CR/LF in a redirect would split the response)."""
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")) or len(value) > limit:
+        raise ValidationError(field, f"must be an http(s) address of at most {limit} characters")
+    try:
+        host = urlsplit(value).hostname
+    except ValueError:  # e.g. an unclosed [IPv6 bracket
+        host = None
+    if not host or not value.isprintable() or " " in value:
+        raise ValidationError(field, "must be one address with a host, without spaces, line breaks or control characters")
+    return value
+
+
+def redirect_location(url: Any) -> str | None:
+    """`url` as a Location header: ASCII, other characters percent-encoded; None when it is no address a
+    browser may be sent to (say a row stored before addresses were checked)."""
+    try:
+        check_web_address(url, "url")
+    except ValidationError:
+        return None
+    return quote(url, safe="%/:=&?~#+!$,;'@()*[]")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.models import EmailStatus, EventType, Message, MessageKind
 from app.models.event import QrCode
 
+from app.domain.contacts.inputs import redirect_location
 from app.domain.messages.composing import compiled_version, contact_context
 from app.domain.engagement.events import record_event
 from app.domain.campaigns.enrollment import set_email_status
@@ -49,7 +50,7 @@ def click_destination(services, session: Session, public_id: str, index: int) ->
 
 def qr_destination(session: Session, public_id: str) -> str | None:
     code = session.scalar(select(QrCode).where(QrCode.public_id == public_id))
-    return code.url if code is not None else None
+    return redirect_location(code.url) if code is not None else None  # rows stored before URLs were checked too
 
 
 def unsubscribe(session: Session, public_id: str, *, now: datetime, how: str) -> bool:

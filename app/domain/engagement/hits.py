@@ -20,8 +20,9 @@ def new_hit_id() -> str:
 def encode(kind: str, public_id: str, *, at: float, link: int | None = None, method: str = "GET",
            ip: str | None = None, user_agent: str | None = None, extra: dict | None = None,
            hit_id: str | None = None) -> str:
-    return json.dumps([hit_id or new_hit_id(), kind, public_id, link, method, at, ip, (user_agent or "")[:1000],
-                       extra], separators=(",", ":"))
+    agent = (user_agent or "").replace("\x00", "")[:1000]  # PostgreSQL refuses a NUL in text
+    return json.dumps([hit_id or new_hit_id(), kind, public_id, link, method, at, ip, agent, extra],
+                      separators=(",", ":"))
 
 
 @dataclass

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.models import Campaign
 from app.models.event import QrCode
 
+from app.domain.contacts.inputs import check_web_address
 from app.domain.errors import NotFound, ValidationError
 
 FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
@@ -19,7 +20,8 @@ FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
 def create_qr(session: Session, *, campaign_id: int | None, url: str, label: str = "", now: datetime) -> QrCode:
     if campaign_id is not None and session.get(Campaign, campaign_id) is None:
         raise NotFound(f"campaign {campaign_id}")
-    if not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > 2000 or "{" in url:
+    check_web_address(url, "url")
+    if "{" in url:
         raise ValidationError("url", "must be an http(s) address of at most 2000 characters, without merge fields")
     if not isinstance(label, str) or len(label) > 200:
         raise ValidationError("label", "must be a string of at most 200 characters")
