@@ -59,7 +59,7 @@ def test_sales_act_still_follows_who_may_decide(client, handed, people, key_for)
     assert refused.status_code == 403 and refused.get_json()["error"]["field"] == "user"
 
 
-def test_the_audit_trail_names_the_key_and_the_user(client, handed, people, key_for, session):
+def test_the_audit_trail_names_the_key_and_the_user(client, handed, people, key_for, session, login):
     """Decision, outcome, feedback and recycling through a key are recorded as that key for that user."""
     row, headers = key_for("read", "sales:act", name="Salesforce sync")
     rep, marketer = people["rep"].email, people["marketer"].email
@@ -79,6 +79,10 @@ def test_the_audit_trail_names_the_key_and_the_user(client, handed, people, key_
                              .order_by(StageTransition.id)).all()
     assert [(t.to_value, t.actor) for t in stages][-3:] == [
         ("sal", as_rep), ("lost", as_rep), ("nurturing", f"key Salesforce sync ({row.prefix}) for user {marketer}")]
+    login(people["marketer"])
+    page = client.get(f"/handoffs/{handed.id}/follow-up").get_data(as_text=True)
+    assert f"by key Salesforce sync ({row.prefix}) for user {rep}" in page
+    assert f"through key Salesforce sync ({row.prefix})" in page
 
 
 def test_a_long_key_name_and_address_are_recorded_whole(client, handed, people, key_for, session, make_user):
