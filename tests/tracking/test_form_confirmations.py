@@ -180,3 +180,18 @@ def test_the_welcome_autoresponder_reaches_an_address_at_most_once_a_day(synced,
     clock.advance(timedelta(days=1))
     api.post("/api/v1/events", json={"email": "dana@example.org", "type": "sign_up"})
     assert len(welcomes()) == 2
+
+
+def test_a_held_form_is_exported_with_the_contact_and_erased_with_it(synced, api, api_key, client, session, drain,
+                                                                   outbox):
+    """What a form sent about a person is data about them: in their export, and gone with their erasure
+    (the confirmation link then lands on the 'not valid' page)."""
+    contact = _known(api, session)
+    client.post("/f/contact-sales", data={"email": KNOWN["email"], "company": "Attacker Chosen Inc"})
+    drain()
+    path = _confirm_path(_confirmation_emails(outbox)[0])
+    exported = api.get(f"/api/v1/contacts/{contact.id}/export").get_json()
+    assert [row["fields"]["company"] for row in exported["form_confirmations"]] == ["Attacker Chosen Inc"]
+    erased = client.delete(f"/api/v1/contacts/{contact.id}", headers={"Authorization": f"Bearer {api_key}"})
+    assert erased.status_code == 200
+    assert _count(session, FormConfirmation) == 0 and client.get(path).status_code == 404

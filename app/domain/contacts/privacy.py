@@ -1,6 +1,7 @@
 """Everything held on a contact, as JSON; and erasure that leaves only a hashed suppression entry.
 
-Erasure deletes the contact with its events, enrollments, notes, history and handoffs, scrubs the
+Erasure deletes the contact with its events, enrollments, notes, history, handoffs and the forms
+held for its confirmation (their rows cascade with the contact's), scrubs the
 address and names from the messages, notices, outbox copies and CRM webhooks that mention it, and
 keeps a SHA-256 of the normalised address so that no later import, form or API upsert adds it back.
 """
@@ -13,8 +14,8 @@ from typing import Any
 from sqlalchemy import delete, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.models import (Contact, Enrollment, Event, Feedback, Handoff, Message, Note, OutboxEmail, StageTransition,
-                        WebhookDelivery)
+from app.models import (Contact, Enrollment, Event, Feedback, FormConfirmation, Handoff, Message, Note, OutboxEmail,
+                        StageTransition, WebhookDelivery)
 from app.models.event import Suppression
 
 from app.domain.errors import ValidationError
@@ -62,6 +63,7 @@ def export_contact(session: Session, contact: Contact) -> dict[str, Any]:
         "notes": rows(Note, Note.contact_id == contact.id),
         "handoffs": rows(Handoff, Handoff.id.in_(handoff_ids)),
         "feedback": rows(Feedback, Feedback.handoff_id.in_(handoff_ids)),
+        "form_confirmations": rows(FormConfirmation, FormConfirmation.contact_id == contact.id),
     }
 
 
