@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError as SchemaError
 
 from app.domain.errors import ValidationError
 
+from .idempotency import idempotent
 from .inputs import json_body
 
 
@@ -53,6 +54,8 @@ def operation(summary: str, *, tag: str, query: type[BaseModel] | None = None,
                 validate(query, request.args.to_dict(), strict=False)
             if isinstance(body, type):
                 validate(body, json_body(), strict=True)
+            if request.method == "POST":
+                return idempotent(lambda: view(*args, **kwargs))
             return view(*args, **kwargs)
         wrapper.operation = op
         return wrapper

@@ -5,6 +5,7 @@ from .confirmation import FormConfirmation
 from .contact import NURTURE_STAGES, Contact, EmailStatus, Note, Stage, StageTransition
 from .event import Event, EventType
 from .handoff import Feedback, Handoff, HandoffEvent, HandoffStatus, Outcome
+from .idempotency import IdempotencyKey
 from .message import Alert, DomainThrottle, Message, MessageKind, MessageStatus, OutboxEmail, SendLane
 from .persona import Persona, Segment
 from .scoring import FitCriterion, ScoringRule, Setting
@@ -16,5 +17,5 @@ __all__ = [
     "StepVersion", "NURTURE_STAGES", "Contact", "EmailStatus", "Note", "Stage", "StageTransition",
     "Event", "EventType", "FormConfirmation", "Feedback", "Handoff", "HandoffEvent", "HandoffStatus", "Outcome", "WebhookDelivery", "Message",
     "MessageKind", "MessageStatus", "OutboxEmail", "SendLane", "Alert", "DomainThrottle", "Persona", "Segment", "FitCriterion",
-    "ScoringRule", "Setting", "ApiKey", "Role", "User", "WebhookEndpoint",
+    "ScoringRule", "Setting", "ApiKey", "IdempotencyKey", "Role", "User", "WebhookEndpoint",
 ]
