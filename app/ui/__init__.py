@@ -67,4 +67,4 @@ def _layout_context() -> dict:
 
 
 # Routes register on import.
-from . import views, account, contacts, campaigns, outbox, handoffs, operations, agreement, followup, qr, api_keys  # noqa: E402,F401,I001
+from . import views, account, contacts, campaigns, outbox, handoffs, operations, agreement, followup, qr, api_keys, webhooks  # noqa: E402,F401,I001

@@ -29,6 +29,7 @@ NAV = (
     ("Agreement", "ui.agreement", AGREEMENT),
     ("Operations", "ui.operations", ()),  # admins only
     ("API keys", "ui.api_keys", ()),  # admins only
+    ("Webhooks", "ui.webhooks", ()),  # admins only
 )
 
 

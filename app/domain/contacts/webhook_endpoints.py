@@ -37,7 +37,10 @@ def check_url(url: Any, *, allow_private: bool) -> str:
     if not isinstance(url, str) or not url.strip():
         raise ValidationError("url", "give the receiver's http:// or https:// address")
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed [IPv6 address
+        raise ValidationError("url", "is not a URL that can be read") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError("url", f"must be an http:// or https:// address, got {url[:100]!r}")
     if len(url) > URL_MAX or not url.isprintable() or " " in url:
