@@ -195,3 +195,20 @@ def test_a_held_form_is_exported_with_the_contact_and_erased_with_it(synced, api
     erased = client.delete(f"/api/v1/contacts/{contact.id}", headers={"Authorization": f"Bearer {api_key}"})
     assert erased.status_code == 200
     assert _count(session, FormConfirmation) == 0 and client.get(path).status_code == 404
+
+
+def test_an_address_that_never_answers_stops_getting_confirmation_emails(synced, api, client, session, drain, outbox,
+                                                                        clock):
+    """Someone posting another person's address every day gets them three emails, not one a day forever;
+    once the person confirms one, they hear from us again."""
+    _known(api, session)
+    for _ in range(5):
+        client.post("/f/contact-sales", data={"email": KNOWN["email"], "company": "Daily Co"})
+        clock.advance(timedelta(days=1, minutes=1))
+    drain()
+    emails = _confirmation_emails(outbox)
+    assert len(emails) == 3
+    assert client.post(_confirm_path(emails[-1])).status_code == 200
+    client.post("/f/contact-sales", data={"email": KNOWN["email"], "company": "Daily Co"})
+    drain()
+    assert len(_confirmation_emails(outbox)) == 4

@@ -12,7 +12,8 @@ have to learn to skip such events, and one that did not would let a stranger han
 A held event is invisible to all of them until the contact confirms; it is then recorded with the
 time it was submitted.
 
-At most one confirmation email goes to an address a day; the page its link opens lists every
+At most one confirmation email goes to an address a day, and none once three went unanswered in a
+month (a stranger cannot have us mail someone daily); the page its link opens lists every
 submission about the contact still waiting, so a second form the same day can be confirmed too.
 """
 from __future__ import annotations
@@ -35,6 +36,7 @@ from app.domain.messages.links import CONFIRM
 CONFIRM_WITHIN = timedelta(days=7)   # a held submission older than this can no longer be confirmed
 EMAIL_EVERY = timedelta(days=1)      # one confirmation email per address a day, however many forms
 MAX_PENDING = 10                     # a flood of forms about one address holds no more than this
+UNANSWERED = (3, timedelta(days=30))  # after this many confirmation emails unanswered in this time: no more
 LABELS = {"first_name": "First name", "last_name": "Last name", "company": "Company", "title": "Job title",
           "industry": "Industry", "company_size": "Company size", "country": "Country", "timezone": "Time zone",
           "budget": "Budget", "timeline": "Buying timeline"}
@@ -65,15 +67,14 @@ def hold(session: Session, contact: Contact, entry: Entry, *, now: datetime, ip:
     """Hold the entry for the contact's confirmation and owe the confirmation email unless one went
     out in the last day (or the address cannot receive mail). None when too many already wait."""
     recent = session.scalars(select(FormConfirmation).where(
-        FormConfirmation.contact_id == contact.id, FormConfirmation.created_at >= now - CONFIRM_WITHIN)).all()
-    if sum(1 for row in recent if row.confirmed_at is None) >= MAX_PENDING:
+        FormConfirmation.contact_id == contact.id, FormConfirmation.created_at >= now - UNANSWERED[1])).all()
+    if sum(1 for row in recent if row.confirmed_at is None and row.created_at >= now - CONFIRM_WITHIN) >= MAX_PENDING:
         return None
     row = FormConfirmation(public_id=secrets.token_hex(16), contact_id=contact.id, form=entry.form,
                            event_type=entry.event_type, fields=dict(entry.fields), answers=dict(entry.answers),
                            url=entry.url, ip=(ip or "")[:64] or None, created_at=now)
     session.add(row)
-    emailed = any(r.message_id is not None and r.created_at > now - EMAIL_EVERY for r in recent)
-    if not emailed and contact.email_status not in (EmailStatus.BOUNCED, EmailStatus.COMPLAINED):
+    if _may_email(contact, recent, now):
         message = Message(public_id=secrets.token_hex(16), kind=MessageKind.NOTIFICATION, contact_id=contact.id,
                           dedupe_key=confirmation_key(row.public_id), to_email=contact.email, subject=SUBJECT,
                           status=MessageStatus.PENDING, created_at=now)
@@ -83,6 +84,15 @@ def hold(session: Session, contact: Contact, entry: Entry, *, now: datetime, ip:
         owe(session, message)
     session.flush()
     return row
+
+
+def _may_email(contact: Contact, recent: list[FormConfirmation], now: datetime) -> bool:
+    if contact.email_status in (EmailStatus.BOUNCED, EmailStatus.COMPLAINED):
+        return False
+    emailed = [row for row in recent if row.message_id is not None]
+    if any(row.created_at > now - EMAIL_EVERY for row in emailed):
+        return False
+    return len(emailed) < UNANSWERED[0] or any(row.confirmed_at is not None for row in recent)
 
 
 def _origin(session: Session, tokens, token: str, now: datetime) -> FormConfirmation | None:
