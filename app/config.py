@@ -6,6 +6,7 @@ an outbox instead of SMTP. Each production part is switched on by its own variab
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -69,6 +70,8 @@ class Config:
     send_batch_size: int = 500
     lease_seconds: int = 300
     proxy_hops: int = 0                 # proxies in front adding X-Forwarded-For: the visitor's address is theirs
+    api_rate_limit: str = "600/minute"  # per API key across the API (Flask-Limiter notation)
+    api_batch_rate_limit: str = "60/minute"  # per API key for each batch endpoint, on top of the above
     testing: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -117,7 +120,20 @@ def load_config(environ: dict | None = None) -> Config:
         send_batch_size=_positive_int(env, "NURTURE_SEND_BATCH_SIZE", 500),
         scheduler_interval=float(env.get("NURTURE_SCHEDULER_INTERVAL", 5)),
         proxy_hops=_positive_int(env, "NURTURE_PROXY_HOPS", 0, minimum=0),
+        api_rate_limit=_rate(env, "NURTURE_API_RATE_LIMIT", "600/minute"),
+        api_batch_rate_limit=_rate(env, "NURTURE_API_BATCH_RATE_LIMIT", "60/minute"),
     )
+
+
+RATE_RE = re.compile(r"^\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day)s?\s*$", re.I)
+
+
+def _rate(env, name: str, default: str) -> str:
+    """A limit such as 600/minute, 100 per 10 seconds, or several joined by ';' (all apply)."""
+    value = env.get(name) or default
+    if not all(RATE_RE.match(part) for part in value.split(";")):
+        raise ConfigError(f"{name} must look like 600/minute or 100 per 10 seconds (several joined by ;), got {value!r}")
+    return value
 
 
 def _positive_int(env, name: str, default: int, *, minimum: int = 1) -> int:

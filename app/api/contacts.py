@@ -13,6 +13,7 @@ from app.models import Contact
 
 from . import bp
 from .auth import require_api_key
+from .limits import batch
 from .schemas.contacts import BatchAccepted, ContactIn, ContactOut, EventAccepted, EventBatchIn, EventDuplicate, EventIn
 from .spec import operation
 from .inputs import json_body
@@ -70,6 +71,7 @@ def create_event():
 
 
 @bp.post("/events/batch")
+@batch
 @require_api_key("contacts:write")
 @operation("Record up to 1,000 events, all or none", tag="events", body=EventBatchIn,
            responses={202: BatchAccepted})

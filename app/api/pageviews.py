@@ -9,12 +9,14 @@ from app.extensions import db_session, services
 
 from . import bp
 from .auth import require_api_key
+from .limits import batch
 from .schemas.contacts import PageViewsIn, Queued
 from .spec import operation
 from .inputs import json_body
 
 
 @bp.post("/pageviews")
+@batch
 @require_api_key("contacts:write")
 @operation("Page views seen by your own server", tag="events", body=PageViewsIn, responses={202: Queued})
 def pageviews():
