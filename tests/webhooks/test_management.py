@@ -150,3 +150,13 @@ def test_an_admin_reads_the_log_redelivers_deactivates_and_deletes(people, clien
     assert client.get(f"/webhooks/{made.id}/delete").status_code == 200
     gone = client.post(f"/webhooks/{made.id}/delete", follow_redirects=True)
     assert "deleted" in words(gone) and client.get(f"/webhooks/{made.id}").status_code == 404
+
+
+def test_the_lead_follow_up_page_shows_each_endpoint_s_deliveries(people, client, login, lead, endpoint):
+    endpoint("https://crm.example/hooks", ["handoff.created", "handoff.assigned"], allow_private=False,
+             name="salesforce")
+    handoff = lead("priya@acme.example")
+    login(people["admin"])
+    shown = words(client.get(f"/handoffs/{handoff.id}/follow-up"))
+    assert "Webhooks Endpoint Event Status" in shown
+    assert "salesforce handoff.created pending" in shown and "salesforce handoff.assigned pending" in shown
