@@ -13,6 +13,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 
+MIN_SECRET_BYTES = 32
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -98,6 +101,9 @@ def load_config(environ: dict | None = None) -> Config:
         if not embedded:
             raise ConfigError("NURTURE_SECRET_KEY is required when NURTURE_REDIS_URL is set (production mode)")
         secret = _embedded_secret(instance)
+    elif len(secret.encode()) < MIN_SECRET_BYTES:  # it signs sessions and every link in every email
+        raise ConfigError(f"NURTURE_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes, got {len(secret.encode())}; "
+                          "make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'")
     return Config(
         instance_path=instance,
         database_url=_normalise_database_url(database_url),

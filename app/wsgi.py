@@ -1,4 +1,11 @@
 """WSGI entry point for gunicorn: `gunicorn app.wsgi:app`."""
-from app import create_app
+import sys
 
-app = create_app()
+from app import create_app
+from app.config import ConfigError
+
+try:
+    app = create_app()
+except ConfigError as exc:  # one line naming the variable, not a traceback; 3 tells gunicorn not to retry
+    print(f"nurture: {exc}", file=sys.stderr)
+    sys.exit(3)

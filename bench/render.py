@@ -59,7 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--recipients", type=int, default=2000)
     args = parser.parse_args()
-    config = load_config({"NURTURE_SECRET_KEY": "bench", "NURTURE_INSTANCE_PATH": "/tmp/nurture-bench",
+    config = load_config({"NURTURE_SECRET_KEY": "bench-0123456789abcdef0123456789abcdef", "NURTURE_INSTANCE_PATH": "/tmp/nurture-bench",
                           "NURTURE_FROM": "Brightline <hello@brightline.example>"})
     services = SimpleNamespace(config=config, tokens=Tokens("bench", "https://go.example.com"))
     library, problems = load_library(ROOT / "campaigns", ROOT / "templates", config.postal_address)

@@ -258,7 +258,7 @@ def main() -> None:
     print(f"scratch database {name} on {PG_ADMIN_URL.rsplit('/', 1)[0]}")
     try:
         config = load_config({"NURTURE_DATABASE_URL": url, "NURTURE_INSTANCE_PATH": "/tmp/nurture-bench",
-                              "NURTURE_SECRET_KEY": "bench"})
+                              "NURTURE_SECRET_KEY": "bench-0123456789abcdef0123456789abcdef"})
         services = create_app(config, clock=MovableClock(NOW)).extensions["nurture"]
         rnd = random.Random(2026)
         setup(services, NOW)

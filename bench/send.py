@@ -307,7 +307,7 @@ def main() -> None:
     db = ScratchDatabase()
     tmp = Path(f"/tmp/{db.name}")
     tmp.mkdir()
-    env = {"NURTURE_DATABASE_URL": db.url, "NURTURE_REDIS_URL": REDIS, "NURTURE_SECRET_KEY": "bench",
+    env = {"NURTURE_DATABASE_URL": db.url, "NURTURE_REDIS_URL": REDIS, "NURTURE_SECRET_KEY": "bench-0123456789abcdef0123456789abcdef",
            "NURTURE_SMTP_URL": f"smtp://127.0.0.1:{sink_port}?timeout=30", "NURTURE_BASE_URL": "https://go.example.com",
            "NURTURE_FROM": "Brightline Motion <hello@brightline.example>", "NURTURE_INSTANCE_PATH": str(tmp),
            "NURTURE_SMTP_CONNECTIONS": str(args.connections), "NURTURE_SEND_BATCH_SIZE": str(args.batch), "NURTURE_SMTP_MAX_CONNECTIONS": "128"}

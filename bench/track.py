@@ -250,7 +250,7 @@ def main() -> None:
     redis.flushdb()
     work = Path(tempfile.mkdtemp(prefix="nurture-bench-"))
     env = {"NURTURE_DATABASE_URL": f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{database}", "NURTURE_REDIS_URL": REDIS_URL,
-           "NURTURE_SECRET_KEY": "bench-secret", "NURTURE_BASE_URL": "https://nurture.bench",
+           "NURTURE_SECRET_KEY": "bench-secret-0123456789abcdef0123456789abcdef", "NURTURE_BASE_URL": "https://nurture.bench",
            "NURTURE_INSTANCE_PATH": str(work)}
     results: dict[str, dict] = {}
     try:

@@ -52,7 +52,7 @@ def clock():
 @pytest.fixture
 def config(tmp_path):
     return load_config({"NURTURE_INSTANCE_PATH": str(tmp_path), "NURTURE_BASE_URL": "https://nurture.test",
-                        "NURTURE_SECRET_KEY": "test-secret"}).with_overrides(testing=True)
+                        "NURTURE_SECRET_KEY": "test-secret-0123456789abcdef0123456789abcdef"}).with_overrides(testing=True)
 
 
 @pytest.fixture

@@ -77,6 +77,6 @@ def test_demo_is_refused_in_production_mode_unless_told(nurture, services, sessi
 def test_demo_is_refused_when_the_environment_says_production(tmp_path):
     env = {"NURTURE_INSTANCE_PATH": str(tmp_path), "NURTURE_REDIS_URL": "redis://127.0.0.1:6379/15",
            "NURTURE_DATABASE_URL": f"sqlite:///{tmp_path}/prod.db", "NURTURE_SMTP_URL": "",
-           "NURTURE_SECRET_KEY": "a-production-secret"}
+           "NURTURE_SECRET_KEY": "a-production-secret-0123456789abcdef0123456789abcdef"}
     result = CliRunner().invoke(main, ["demo"], env=env, catch_exceptions=False)
     assert result.exit_code == 1 and "production mode" in result.output

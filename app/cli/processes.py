@@ -8,7 +8,7 @@ import sys
 import click
 
 from app.cli import main, pass_services
-from app.config import load_config
+from app.config import ConfigError, load_config
 
 
 @main.command()
@@ -22,7 +22,10 @@ def up(host: str, port: int) -> None:
 
     if not os.environ.get("NURTURE_BASE_URL"):
         os.environ["NURTURE_BASE_URL"] = f"http://{host}:{port}"
-    config = load_config()
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     if not config.embedded:
         raise click.ClickException("`nurture up` is the embedded default; unset NURTURE_REDIS_URL, or run web, worker and scheduler")
     from app import create_app

@@ -31,7 +31,7 @@ def world(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("schemathesis")
     config = load_config({"NURTURE_INSTANCE_PATH": str(folder), "NURTURE_BASE_URL": "https://nurture.test",
-                          "NURTURE_SECRET_KEY": "test-secret"}).with_overrides(
+                          "NURTURE_SECRET_KEY": "test-secret-0123456789abcdef0123456789abcdef"}).with_overrides(
         testing=True, api_rate_limit="100000/minute", api_batch_rate_limit="100000/minute")  # limits have their own test
     clock = MovableClock()
     app = create_app(config, clock=clock)

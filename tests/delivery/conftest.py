@@ -77,7 +77,7 @@ def scripted_smtp(request):
 def smtp_app(tmp_path, clock, scripted_smtp):
     """The embedded queue and SQLite, but sending over SMTP to the scripted server (1 s timeout)."""
     config = load_config({"NURTURE_INSTANCE_PATH": str(tmp_path), "NURTURE_BASE_URL": "https://nurture.test",
-                          "NURTURE_SECRET_KEY": "test", "NURTURE_SMTP_URL": f"smtp://127.0.0.1:{scripted_smtp.port}?timeout=1",
+                          "NURTURE_SECRET_KEY": "test-0123456789abcdef0123456789abcdef", "NURTURE_SMTP_URL": f"smtp://127.0.0.1:{scripted_smtp.port}?timeout=1",
                           "NURTURE_SMTP_CONNECTIONS": "2"})
     app = create_app(config.with_overrides(testing=True), clock=clock)
     Base.metadata.create_all(app.extensions["nurture"].engine)

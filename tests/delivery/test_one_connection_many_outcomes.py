@@ -21,7 +21,7 @@ def one_lane(tmp_path, clock, scripted_smtp, monkeypatch):
     monkeypatch.setattr(notices, "render_handoff_notice",
                         lambda services, message: RenderedEmail(subject="Hello", html="<p>Hi</p>", text="Hi"))
     config = load_config({"NURTURE_INSTANCE_PATH": str(tmp_path), "NURTURE_BASE_URL": "https://nurture.test",
-                          "NURTURE_SECRET_KEY": "test", "NURTURE_SMTP_CONNECTIONS": "1",
+                          "NURTURE_SECRET_KEY": "test-0123456789abcdef0123456789abcdef", "NURTURE_SMTP_CONNECTIONS": "1",
                           "NURTURE_SMTP_URL": f"smtp://127.0.0.1:{scripted_smtp.port}?timeout=1"})
     app = create_app(config.with_overrides(testing=True), clock=clock)
     services = app.extensions["nurture"]

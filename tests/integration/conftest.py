@@ -104,7 +104,7 @@ def prod_env(pg_url, redis_url, smtp_sink, tmp_path):
     return {
         "NURTURE_DATABASE_URL": pg_url, "NURTURE_REDIS_URL": redis_url,
         "NURTURE_SMTP_URL": f"smtp://127.0.0.1:{smtp_sink.port}?timeout=10",
-        "NURTURE_BASE_URL": "https://nurture.test", "NURTURE_SECRET_KEY": "integration-secret",
+        "NURTURE_BASE_URL": "https://nurture.test", "NURTURE_SECRET_KEY": "integration-secret-0123456789abcdef0123456789abcdef",
         "NURTURE_FROM": "Brightline Motion <hello@brightline.example>", "NURTURE_INSTANCE_PATH": str(tmp_path),
     }
 

@@ -85,7 +85,7 @@ def test_no_email_lost_or_sent_twice_under_kills_redis_restart_and_hung_relay(pg
     With several connections per job, a kill can leave the message in flight on each of them unknown."""
     redis_url, restart_redis = redis_process
     relay_port, relay_log, relay_process = relay
-    env = {"NURTURE_DATABASE_URL": pg_url, "NURTURE_REDIS_URL": redis_url, "NURTURE_SECRET_KEY": "chaos",
+    env = {"NURTURE_DATABASE_URL": pg_url, "NURTURE_REDIS_URL": redis_url, "NURTURE_SECRET_KEY": "chaos-0123456789abcdef0123456789abcdef",
            "NURTURE_SMTP_URL": f"smtp://127.0.0.1:{relay_port}?timeout={SMTP_TIMEOUT}", "NURTURE_BASE_URL": "https://n.test",
            "NURTURE_SMTP_CONNECTIONS": str(connections), "NURTURE_LEASE_SECONDS": "4", "NURTURE_RETRY_BASE_SECONDS": "2", "NURTURE_SEND_BATCH_SIZE": "25",
            "NURTURE_INSTANCE_PATH": str(tmp_path)}

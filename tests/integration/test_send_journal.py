@@ -26,7 +26,7 @@ LEASE = 60
 def services(request, tmp_path):
     url = request.getfixturevalue("pg_url") if request.param == "postgresql" else f"sqlite:///{tmp_path}/journal.db"
     config = load_config({"NURTURE_DATABASE_URL": url, "NURTURE_INSTANCE_PATH": str(tmp_path),
-                          "NURTURE_SECRET_KEY": "test", "NURTURE_BASE_URL": "https://nurture.test",
+                          "NURTURE_SECRET_KEY": "test-0123456789abcdef0123456789abcdef", "NURTURE_BASE_URL": "https://nurture.test",
                           "NURTURE_FROM": "Brightline Motion <hello@brightline.example>",
                           "NURTURE_LEASE_SECONDS": str(LEASE)})
     services = create_app(config.with_overrides(testing=True), clock=MovableClock(utcnow())).extensions["nurture"]

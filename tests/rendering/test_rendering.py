@@ -80,7 +80,7 @@ def _services(**env):
     from app.config import load_config
     from app.domain.messages.links import Tokens
 
-    config = load_config({"NURTURE_FROM": "Brightline <hello@brightline.example>", "NURTURE_SECRET_KEY": "k",
+    config = load_config({"NURTURE_FROM": "Brightline <hello@brightline.example>", "NURTURE_SECRET_KEY": "k-0123456789abcdef0123456789abcdef",
                           "NURTURE_INSTANCE_PATH": "/tmp", **env})
     return SimpleNamespace(config=config, tokens=Tokens("k", "https://n.test"))
 

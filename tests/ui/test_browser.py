@@ -29,7 +29,7 @@ def live(tmp_path):
     from werkzeug.serving import make_server
 
     config = load_config({"NURTURE_INSTANCE_PATH": str(tmp_path), "NURTURE_BASE_URL": "https://nurture.test",
-                          "NURTURE_SECRET_KEY": "browser-test-secret"})
+                          "NURTURE_SECRET_KEY": "browser-test-secret-0123456789abcdef0123456789abcdef"})
     app = create_app(config, clock=MovableClock())
     services = app.extensions["nurture"]
     Base.metadata.create_all(services.engine)
