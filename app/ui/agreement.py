@@ -3,13 +3,15 @@ with suggestions from sales' feedback, and the criteria evidence report. Thin: p
 domain, render."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import yaml
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from app.domain.contacts.inputs import FIRST_YEAR, LAST_YEAR, load_yaml, parse_time
+from app.domain.errors import ValidationError
 from app.domain.qualification.agreement import (AgreementError, agreement_data, apply_agreement, merged_with_current,
                                   proposed_agreement)
 from app.domain.handoff.assignment import assigned_this_week
@@ -47,7 +49,7 @@ def _parse_yaml(text: str) -> tuple[dict | None, list[str]]:
     if len(text) > TEXT_MAX:
         return None, [f"agreement: longer than {TEXT_MAX:,} characters"]
     try:
-        data = yaml.safe_load(text) or {}
+        data = load_yaml(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "agreement"
@@ -62,9 +64,9 @@ def _date(name: str) -> datetime | None:
     if not raw:
         return None
     try:
-        return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=timezone.utc)
-    except ValueError:
-        abort(400, description=f"'{name}' must be a date as YYYY-MM-DD.")
+        return parse_time(raw, name, naive_as_utc=True)
+    except ValidationError:  # not a date, or year 1 / 9999, where date arithmetic overflows
+        abort(400, description=f"'{name}' must be a date as YYYY-MM-DD between the years {FIRST_YEAR} and {LAST_YEAR}.")
 
 
 def _reps(session) -> list[dict]:

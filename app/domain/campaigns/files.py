@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from app.domain.contacts.inputs import load_yaml
 from app.domain.contacts import rules
 from app.domain.errors import ValidationError
 from app.domain.campaigns.personas import check_examples
@@ -76,7 +77,7 @@ def _line_of(text: str, key: str) -> int | None:
 def _read_yaml(path: Path, problems: Problems) -> tuple[Any, str]:
     text = path.read_text(encoding="utf-8")
     try:
-        return yaml.safe_load(text) or {}, text
+        return load_yaml(text) or {}, text
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problems.add(path, mark.line + 1 if mark else None, f"invalid YAML: {getattr(exc, 'problem', exc)}")
@@ -95,7 +96,7 @@ def _split_front_matter(path: Path, problems: Problems) -> tuple[dict | None, st
         problems.add(path, 1, "front matter is not closed by a --- line")
         return None, "", 0
     try:
-        meta = yaml.safe_load("".join(lines[1:end])) or {}
+        meta = load_yaml("".join(lines[1:end])) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problems.add(path, (mark.line + 2) if mark else 1, f"invalid front matter: {getattr(exc, 'problem', exc)}")

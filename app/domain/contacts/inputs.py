@@ -10,11 +10,15 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import yaml
+from yaml.composer import ComposerError
+
 from app.domain.errors import ValidationError
 
 MAX_JSON_DEPTH = 32        # objects and lists inside each other; real documents stay under 10
 MAX_INTEGER_DIGITS = 100   # within what float() and str() handle; a longer number means nothing here
 FIRST_YEAR, LAST_YEAR = 1900, 2999  # far enough either way that date arithmetic never overflows
+MAX_YAML_BYTES = 256 * 1024  # the whole shipped library's largest file is under 10 kB
 NOT_TEXT = re.compile(r"[\x00\ud800-\udfff]")  # NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8)
 
 
@@ -125,3 +129,32 @@ def redirect_location(url: Any) -> str | None:
     except ValidationError:
         return None
     return quote(url, safe="%/:=&?~#+!$,;'@()*[]")
+
+
+class _PlainYamlLoader(yaml.SafeLoader):
+    """SafeLoader without anchors and aliases (a few lines of them expand to billions of values) and
+    with nesting bounded (the composer recurses once per level)."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise ComposerError(None, None, "anchors and aliases (&name, *name) are not accepted; write the values out",
+                                event.start_mark)
+        self.depth = getattr(self, "depth", 0) + 1
+        try:
+            if self.depth > MAX_JSON_DEPTH:
+                raise ComposerError(None, None, f"nested more than {MAX_JSON_DEPTH} levels deep", event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def load_yaml(text: str) -> Any:
+    """One YAML document, plain data only: at most MAX_YAML_BYTES, no anchors or aliases, bounded
+    nesting, numbers Python can hold. Anything else raises yaml.YAMLError saying what (and where)."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
+        raise yaml.YAMLError(f"longer than {MAX_YAML_BYTES // 1024} kB")
+    try:
+        return yaml.load(text, Loader=_PlainYamlLoader)  # noqa: S506  (a SafeLoader)
+    except (ValueError, OverflowError) as exc:  # yaml.YAMLError is no ValueError: e.g. a 5,000-digit number
+        raise yaml.YAMLError(f"a value cannot be read: {str(exc)[:120]}") from None
