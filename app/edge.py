@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, abort, request
 from flask.json.provider import DefaultJSONProvider
 
+from app.access_log import hide_tokens
 from app.domain.contacts.inputs import read_json
 
 NUL = "\x00"
@@ -35,3 +36,4 @@ def refuse_nul() -> None:
 def install(app: Flask) -> None:
     app.json = StrictJSON(app)
     app.before_request(refuse_nul)
+    hide_tokens(app.logger)
