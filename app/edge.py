@@ -1,5 +1,5 @@
-"""What every web request passes through before a view sees it: JSON read within limits, and no
-NUL character in any text a view could hand to the database."""
+"""What every web request passes through: JSON read within limits, no NUL character in any text a
+view could hand to the database, tokens kept out of the logs, and the security headers."""
 from __future__ import annotations
 
 from flask import Flask, abort, request
@@ -7,6 +7,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from app.access_log import hide_tokens
 from app.domain.contacts.inputs import read_json
+from app.security_headers import add_security_headers
 
 NUL = "\x00"
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")  # other bodies are left unread here
@@ -37,3 +38,4 @@ def install(app: Flask) -> None:
     app.json = StrictJSON(app)
     app.before_request(refuse_nul)
     hide_tokens(app.logger)
+    app.after_request(add_security_headers)

@@ -31,7 +31,10 @@ log = logging.getLogger(__name__)
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_CACHE = ("Cache-Control", "no-store, no-cache, must-revalidate, private")
-GIF_HEADERS = [("Content-Type", "image/gif"), ("Content-Length", str(len(PIXEL))), NO_CACHE, ("Pragma", "no-cache")]
+# What Flask's answers get from app.security_headers: no MIME sniffing, no framing.
+NOSNIFF, NO_FRAMES = ("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY")
+GIF_HEADERS = [("Content-Type", "image/gif"), ("Content-Length", str(len(PIXEL))), NO_CACHE, ("Pragma", "no-cache"),
+               NOSNIFF]
 LINK_CACHE = "nurture:links:"   # + public id → hash of link index → destination
 LINK_TTL = 7 * 86400
 SNIPPET = Path(__file__).with_name("static") / "nurture.js"
@@ -98,7 +101,8 @@ class TrackingMiddleware:
         hit = self._hit(hit_codec.CLICK, public_id, environ, link=link)
         if link == HONEYPOT_LINK:  # nobody can see it; whatever follows it gets an empty page
             self._record([hit])
-            start_response("200 OK", [("Content-Type", "text/html"), NO_CACHE, ("X-Robots-Tag", "noindex")])
+            start_response("200 OK", [("Content-Type", "text/html"), NO_CACHE, ("X-Robots-Tag", "noindex"), NOSNIFF,
+                                      NO_FRAMES, ("Content-Security-Policy", "default-src 'none'")])
             return [BLANK]
         target = self._destination(LINK_CACHE + public_id, str(link), [hit],
                                    lambda session: self._click_from_db(session, public_id, link))
@@ -120,7 +124,7 @@ class TrackingMiddleware:
             body = _snippet()
             start_response("200 OK", [("Content-Type", "application/javascript; charset=utf-8"),
                                       ("Content-Length", str(len(body))), ("Cache-Control", "public, max-age=3600"),
-                                      ("Access-Control-Allow-Origin", "*")])
+                                      ("Access-Control-Allow-Origin", "*"), NOSNIFF])
             return [b""] if method == "HEAD" else [body]
         if rest == "collect" and method == "OPTIONS":
             start_response("204 No Content", CORS)
@@ -241,7 +245,7 @@ class TrackingMiddleware:
         location = redirect_location(target) if target is not None else None
         if location is None:  # a CR/LF or non-Latin-1 character would split or break the response
             return self._invalid(environ, start_response)
-        start_response("302 Found", [("Location", location), ("Content-Length", "0"), NO_CACHE,
+        start_response("302 Found", [("Location", location), ("Content-Length", "0"), NO_CACHE, NOSNIFF,
                                      ("Referrer-Policy", "no-referrer")])
         return [b""]
 

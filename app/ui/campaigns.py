@@ -13,7 +13,7 @@ from app.models import Campaign, Contact, Step
 
 from . import bp, queries
 from .access import MARKETING, roles_required
-from .helpers import MAX_ID, get_or_404, whole_number
+from .helpers import MAX_ID, email_frame, get_or_404, whole_number
 
 # Who a preview is for when no contact is chosen: nothing but an address, so every fallback shows.
 BLANK = "blank"
@@ -52,12 +52,8 @@ def campaign(campaign_id: int):
 @bp.get("/campaigns/<int:campaign_id>/steps/<int:step_id>/preview")
 @roles_required(*MARKETING)
 def preview(campaign_id: int, step_id: int):
-    session = db_session()
-    found = get_or_404(Campaign, campaign_id)
-    step = session.get(Step, step_id) if 0 < step_id <= MAX_ID else None
-    if step is None or step.campaign_id != found.id or step.current_version is None:
-        abort(404, description=f"Campaign {campaign_id} has no step {step_id} with content.")
-    samples = queries.sample_contacts(session, found)
+    found, step = _campaign_step(campaign_id, step_id)
+    samples = queries.sample_contacts(db_session(), found)
     chosen = _sample(request.args.get("contact", "").strip(), samples)
     version = step.current_version
     rendered, error = None, None
@@ -67,6 +63,26 @@ def preview(campaign_id: int, step_id: int):
         error = str(exc)
     return render_template("campaigns/preview.html", campaign=found, step=step, version=version, samples=samples,
                            chosen=chosen, rendered=rendered, error=error, sample_email=SAMPLE_EMAIL)
+
+
+@bp.get("/campaigns/<int:campaign_id>/steps/<int:step_id>/preview.html")
+@roles_required(*MARKETING)
+def preview_html(campaign_id: int, step_id: int):
+    """The preview's HTML for the page's sandboxed frame, under its own policy (see helpers.email_frame)."""
+    found, step = _campaign_step(campaign_id, step_id)
+    chosen = _sample(request.args.get("contact", "").strip(), queries.sample_contacts(db_session(), found))
+    try:
+        return email_frame(_render(step.current_version, chosen).html)
+    except TemplateError as exc:
+        abort(400, description=str(exc))
+
+
+def _campaign_step(campaign_id: int, step_id: int) -> tuple[Campaign, Step]:
+    found = get_or_404(Campaign, campaign_id)
+    step = db_session().get(Step, step_id) if 0 < step_id <= MAX_ID else None
+    if step is None or step.campaign_id != found.id or step.current_version is None:
+        abort(404, description=f"Campaign {campaign_id} has no step {step_id} with content.")
+    return found, step
 
 
 def _subjects(steps: list[Step]) -> dict[int, str]:

@@ -5,14 +5,14 @@ import email
 import email.policy
 import re
 
-from flask import render_template
+from flask import abort, render_template
 
 from app.extensions import db_session, services
 from app.models import OutboxEmail
 
 from . import bp, queries
 from .access import MARKETING, roles_required
-from .helpers import get_or_404, int_arg, paginate
+from .helpers import email_frame, get_or_404, int_arg, paginate
 
 HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post")
 
@@ -30,9 +30,18 @@ def outbox_email(email_id: int):
     row = get_or_404(OutboxEmail, email_id)
     parsed = email.message_from_string(row.raw, policy=email.policy.default)
     headers = [(name, str(parsed[name])) for name in HEADERS if parsed[name] is not None]
-    html, text = _part(parsed, "html"), _part(parsed, "plain")
-    return render_template("outbox/detail.html", row=row, headers=headers, text=text,
-                           html=display_html(html, services().config.base_url) if html is not None else None)
+    return render_template("outbox/detail.html", row=row, headers=headers, text=_part(parsed, "plain"),
+                           has_html=_part(parsed, "html") is not None)
+
+
+@bp.get("/outbox/<int:email_id>/html")
+@roles_required(*MARKETING)
+def outbox_email_html(email_id: int):
+    """The HTML part for the page's sandboxed frame, under its own policy (see helpers.email_frame)."""
+    html = _part(email.message_from_string(get_or_404(OutboxEmail, email_id).raw, policy=email.policy.default), "html")
+    if html is None:
+        abort(404, description="This email has no HTML part.")
+    return email_frame(display_html(html, services().config.base_url))
 
 
 def _part(parsed, subtype: str) -> str | None:

@@ -43,6 +43,12 @@ def test_campaign_detail_lists_steps_with_delays_and_counts(client, people, logi
     assert cells[:3] == ["v1", "1", "0"]  # version, sent, human opens
 
 
+def _with_frame(client, response) -> str:
+    """The page and the email in its sandboxed frame (served under its own policy), as a reader sees them."""
+    src = re.search(r'<iframe class="email-frame" sandbox [^>]*src="([^"]*)"', response.get_data(as_text=True)).group(1)
+    return text_of(response) + text_of(client.get(html_lib.unescape(src)))
+
+
 def test_campaign_preview_renders_merge_fields_and_fallbacks(client, people, login, synced, api, session):
     """A blank sample shows every fallback; a real contact shows their own fields; the HTML is sandboxed."""
     contact_id = api.post("/api/v1/contacts", json=ENGINEER).get_json()["id"]
@@ -53,9 +59,10 @@ def test_campaign_preview_renders_merge_fields_and_fallbacks(client, people, log
     assert blank.status_code == 200
     body = blank.get_data(as_text=True)
     assert "<iframe class=\"email-frame\" sandbox" in body
-    assert "Hi there," in text_of(blank) and "{{" not in text_of(blank)
-    assert "Sizing an actuator" in text_of(blank)
-    mine = text_of(client.get(url + f"?contact={contact_id}"))
+    shown = _with_frame(client, blank)
+    assert "Hi there," in shown and "{{" not in shown
+    assert "Sizing an actuator" in shown
+    mine = _with_frame(client, client.get(url + f"?contact={contact_id}"))
     assert "Hi Priya," in mine
     assert "https://www.brightline.example/tools/sizing" in mine     # links untracked in a preview
     assert "/t/c/" not in mine
@@ -82,8 +89,10 @@ def test_outbox_shows_a_sent_email_with_headers_html_and_text(client, people, lo
     for header in ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post"):
         assert f"<dt>{header}</dt>" in page
     assert "List-Unsubscribe=One-Click" in page and "https://nurture.test/u/" in page
-    srcdoc = re.search(r'<iframe class="email-frame" sandbox [^>]*srcdoc="([^"]*)"', response.get_data(as_text=True)).group(1)
-    shown = html_lib.unescape(srcdoc)
+    src = re.search(r'<iframe class="email-frame" sandbox [^>]*src="([^"]*)"', response.get_data(as_text=True)).group(1)
+    frame = client.get(html_lib.unescape(src))
+    assert frame.headers["X-Frame-Options"] == "SAMEORIGIN" and "script-src" not in frame.headers["Content-Security-Policy"]
+    shown = frame.get_data(as_text=True)
     assert "Priya" in shown and '<base target="_blank">' in shown
     assert "/t/o/" not in shown           # viewing the email never records an open
     assert "/t/o/" in sent.raw
