@@ -72,7 +72,7 @@ def _whole(value: str, field: str):
     value = value.replace(",", "").replace("$", "").strip()
     if not value:
         return None
-    if not value.isdigit() or len(value) > 13:
+    if not (value.isascii() and value.isdigit()) or len(value) > 13:  # '²' is a digit to isdigit(), not to int()
         raise ValidationError(field, "must be a whole number")
     return int(value)
 
