@@ -51,9 +51,9 @@ def process_report(session: Session, raw: bytes, *, now: datetime) -> dict[str, 
     if not raw or not raw.strip():
         raise ValidationError("body", "send the bounce or complaint report as the raw message (message/rfc822)")
     report = email.message_from_bytes(raw, policy=policy.compat32)
-    outcome: dict[str, list[str]] = {"hard": [], "soft": [], "complaints": [], "unknown": []}
     if not report.get("From"):  # every DSN, ARF report and mail client's message has one
         raise ValidationError("body", "is not an email message with headers (no From header)")
+    outcome: dict[str, list[str]] = {"hard": [], "soft": [], "complaints": [], "unknown": []}
     unsubscribe = MAILTO_UNSUBSCRIBE.search(str(report.get("Subject") or ""))
     if unsubscribe:  # the mailto: of List-Unsubscribe, for mail clients that do not use the HTTPS link
         done = unsubscribe_message(session, unsubscribe.group(1), now=now, how="mailto")
