@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import markdown
 from flask import Flask, current_app, jsonify, render_template
+from markupsafe import Markup
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
@@ -218,4 +220,9 @@ def openapi_document():
            responses={200: Raw(("text/html",))})
 def reference_page():
     spec = document(current_app)
-    return render_template("api/reference.html", spec=spec, sections=reference_sections(spec))
+    return render_template("api/reference.html", spec=spec, sections=reference_sections(spec), prose=_prose)
+
+
+def _prose(text: str) -> Markup:
+    """The document's own descriptions are Markdown (as OpenAPI intends); they are ours, not input."""
+    return Markup(markdown.markdown(text or ""))
