@@ -92,11 +92,23 @@ def synced(services, session, clock):
 
 @pytest.fixture
 def api_key(session, clock):
-    from app.api.auth import create_api_key
+    from app.domain.contacts.api_keys import create_api_key
 
     key = create_api_key(session, "tests", clock.now(), scopes=["admin"])
     session.commit()
     return key
+
+
+@pytest.fixture
+def key_for(session, clock):
+    """key_for("sales:act", name="crm") → (row, headers) for a new key with those scopes."""
+    from app.domain.contacts.api_keys import issue_api_key
+
+    def make(*scopes, name="crm"):
+        row, key = issue_api_key(session, name, clock.now(), scopes)
+        session.commit()
+        return row, {"Authorization": f"Bearer {key}"}
+    return make
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from functools import wraps
 from flask import g, request
 
 from app.domain.contacts.api_keys import authenticate, check_scope, record_use
-from app.domain.contacts.api_keys import create_api_key  # noqa: F401  (still imported from here)
 from app.domain.errors import Forbidden
 from app.extensions import db_session, services
 

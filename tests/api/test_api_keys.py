@@ -10,17 +10,8 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, event, text
 
 from app.cli import main
-from app.domain.contacts.api_keys import SCOPES, hash_api_key, issue_api_key
+from app.domain.contacts.api_keys import SCOPES, hash_api_key
 from app.models import ApiKey
-
-
-@pytest.fixture
-def key_for(session, clock):
-    def make(*scopes, name="crm"):
-        row, key = issue_api_key(session, name, clock.now(), scopes)
-        session.commit()
-        return row, {"Authorization": f"Bearer {key}"}
-    return make
 
 
 @pytest.fixture

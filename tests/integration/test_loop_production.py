@@ -23,7 +23,7 @@ def test_contact_to_handoff_on_postgres_redis_and_smtp(prod_app, prod_clock, smt
                        postal_address=services.config.postal_address, now=prod_clock.now())
         session.commit()
 
-        from app.api.auth import create_api_key
+        from app.domain.contacts.api_keys import create_api_key
         from app.domain.contacts.users import create_user
 
         key = create_api_key(session, "it", prod_clock.now(), scopes=["admin"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.api.auth import create_api_key
+from app.domain.contacts.api_keys import create_api_key
 from app.domain.campaigns.sync import sync_directory
 from app.domain.contacts.records import rule_fields
 from app.domain.qualification.qualify import contact_events, load_agreement, score_values

@@ -10,7 +10,7 @@ from email import policy
 import pytest
 from sqlalchemy import func, select
 
-from app.api.auth import create_api_key
+from app.domain.contacts.api_keys import create_api_key
 from app.domain.campaigns.sync import sync_directory
 from app.domain.contacts.users import create_user
 from app.models import Enrollment, EnrollmentStatus, Handoff, Message, MessageKind, StageTransition

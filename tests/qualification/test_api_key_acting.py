@@ -5,18 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.domain.contacts.api_keys import issue_api_key
 from app.models import StageTransition
-
-
-@pytest.fixture
-def key_for(session, clock):
-    """key_for("sales:act", name="crm") → (row, headers) for a new key with those scopes."""
-    def make(*scopes, name="crm"):
-        row, key = issue_api_key(session, name, clock.now(), scopes)
-        session.commit()
-        return row, {"Authorization": f"Bearer {key}"}
-    return make
 
 
 @pytest.fixture
