@@ -11,6 +11,7 @@ import functools
 import click
 
 from app.config import ConfigError, load_config
+from app.domain.errors import Conflict, NotFound, ValidationError
 
 
 def build_services():
@@ -32,10 +33,14 @@ def services_from(ctx: click.Context | None = None):
 
 
 def pass_services(command):
-    """Call the command with the services as its first argument."""
+    """Call the command with the services as its first argument. Bad input the domain refuses
+    (ValidationError, NotFound, Conflict) is one line and exit status 1, never a traceback."""
     @click.pass_context
     def with_services(ctx: click.Context, *args, **kwargs):
-        return ctx.invoke(command, services_from(ctx), *args, **kwargs)
+        try:
+            return ctx.invoke(command, services_from(ctx), *args, **kwargs)
+        except (ValidationError, NotFound, Conflict) as exc:
+            raise click.ClickException(str(exc)) from None
     return functools.update_wrapper(with_services, command)
 
 

@@ -48,17 +48,13 @@ def rep() -> None:
 def rep_set(services, email: str, territory: str | None, weekly_cap: str | None, manager: str | None,
             active: bool | None) -> None:
     """Change how leads are assigned to a rep."""
-    from app.domain.errors import NotFound, ValidationError
     from app.domain.handoff.reps import UNSET, find_user, parse_territory, rep_summary, update_rep
 
     with services.sessions() as session:
-        try:
-            user = find_user(session, email)
-            boss = UNSET if manager is None else (None if manager.lower() == "none" else find_user(session, manager))
-            update_rep(session, user, territory=parse_territory(territory) if territory is not None else UNSET,
-                       weekly_cap=UNSET if weekly_cap is None else weekly_cap, manager=boss, active=active)
-        except (ValidationError, NotFound) as exc:
-            raise click.ClickException(str(exc)) from None
+        user = find_user(session, email)
+        boss = UNSET if manager is None else (None if manager.lower() == "none" else find_user(session, manager))
+        update_rep(session, user, territory=parse_territory(territory) if territory is not None else UNSET,
+                   weekly_cap=UNSET if weekly_cap is None else weekly_cap, manager=boss, active=active)
         session.commit()
         click.echo(json.dumps(rep_summary(user)))
 
@@ -77,13 +73,9 @@ def webhook() -> None:
 def webhook_set(services, url: str, secret: str | None, allow_private: bool) -> None:
     """Send handoff events to URL, signed with HMAC-SHA256 in the X-Nurture-Signature header."""
     from app.domain.contacts.webhook_endpoints import configure_crm
-    from app.domain.errors import Conflict, ValidationError
 
     with services.sessions() as session:
-        try:
-            secret = configure_crm(session, url, now=services.now(), secret=secret, allow_private=allow_private)
-        except (ValidationError, Conflict) as exc:
-            raise click.ClickException(str(exc)) from None
+        secret = configure_crm(session, url, now=services.now(), secret=secret, allow_private=allow_private)
         session.commit()
     click.echo(f"webhook set to {url}; signing secret: {secret}")
 

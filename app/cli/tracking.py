@@ -52,14 +52,10 @@ def tracking_status(services) -> None:
 def tracking_domains(services, domains: tuple[str, ...], clear: bool) -> None:
     """Show or set the marketer's own site domains: links there carry ?nt= for the site snippet."""
     from app.domain.engagement.site import set_site_domains, site_domains
-    from app.domain.errors import ValidationError
 
     with services.sessions() as session:
         if domains or clear:
-            try:
-                set_site_domains(session, list(domains), now=services.now())
-            except ValidationError as exc:
-                raise click.ClickException(str(exc)) from None
+            set_site_domains(session, list(domains), now=services.now())
             session.commit()
         click.echo(" ".join(site_domains(session)) or "(none: no link carries the contact token)")
 
@@ -93,12 +89,8 @@ def contacts() -> None:
 
 def _find(session, email):
     from app.domain.contacts.records import find_contact, normalise_email
-    from app.domain.errors import ValidationError
 
-    try:
-        contact = find_contact(session, normalise_email(email))
-    except ValidationError as exc:
-        raise click.ClickException(str(exc)) from None
+    contact = find_contact(session, normalise_email(email))
     if contact is None:
         raise click.ClickException(f"no contact with the address {email}")
     return contact
@@ -149,17 +141,13 @@ def qr_create(services, slug: str, url: str, label: str, fmt: str, out: Path | N
     from sqlalchemy import select
 
     from app.domain.engagement.qr import create_qr, draw
-    from app.domain.errors import NotFound, ValidationError
     from app.models import Campaign
 
     with services.sessions() as session:
         campaign = session.scalar(select(Campaign).where(Campaign.slug == slug))
         if campaign is None:
             raise click.ClickException(f"no campaign with the slug {slug!r}")
-        try:
-            code = create_qr(session, campaign_id=campaign.id, url=url, label=label, now=services.now())
-        except (ValidationError, NotFound) as exc:
-            raise click.ClickException(str(exc)) from None
+        code = create_qr(session, campaign_id=campaign.id, url=url, label=label, now=services.now())
         session.commit()
         image = draw(services.tokens.qr_url(code.public_id), fmt)
     if out is None:
