@@ -12,6 +12,20 @@ from app.extensions import db_session, services
 from .errors import error_response
 
 
+_UNSEEN = object()
+
+
+def presented_key():
+    """The unrevoked key the request's Authorization header presents, or None. Looked up once per
+    request: the rate limiter (whose budget) and require_api_key (may it) both ask."""
+    found = g.get("presented_key", _UNSEEN)
+    if found is _UNSEEN:
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        found = authenticate(db_session(), presented.strip()) if scheme.lower() == "bearer" and presented.strip() else None
+        g.presented_key = found
+    return found
+
+
 def require_api_key(*scopes: str):
     """`@require_api_key("read")`: a valid, unrevoked key that holds one of `scopes` ("admin" holds
     them all), else 401 (no such key) or 403 naming the scope. The key is kept in flask.g.api_key for
@@ -27,7 +41,7 @@ def require_api_key(*scopes: str):
             if scheme.lower() != "bearer" or not presented.strip():
                 return error_response(401, "unauthorized", "send Authorization: Bearer <api key> (create one with `nurture apikey create`)")
             session = db_session()
-            key = authenticate(session, presented.strip())
+            key = presented_key()
             if key is None:
                 return error_response(401, "unauthorized", "unknown or revoked API key")
             try:

@@ -9,21 +9,15 @@ import time
 from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 
-from app.domain.contacts.api_keys import authenticate
-from app.extensions import db_session
-
 from . import bp
+from .auth import presented_key
 from .errors import error_response
 
 
 def limited_by() -> str:
     """Whose budget a request spends: its API key's, else its address's (made-up keys share one)."""
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and presented.strip():
-        key = authenticate(db_session(), presented.strip())
-        if key is not None:
-            return f"key:{key.id}"
-    return f"ip:{request.remote_addr}"
+    key = presented_key()
+    return f"key:{key.id}" if key is not None else f"ip:{request.remote_addr}"
 
 
 def overall_limit() -> str:
