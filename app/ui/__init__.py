@@ -14,11 +14,12 @@ from app.domain.contacts.users import session_is_current
 from app.domain.campaigns.scheduling import format_delay
 from app.extensions import db_session
 from app.models import User
+from app.models.base import MAX_ROW_ID
 
 from .access import nav_for
 from .errors import register_error_handlers
 from .filters import format_time, humanize, label, relative_time
-from .helpers import MAX_ID, whole_number
+from .helpers import whole_number
 
 bp = Blueprint("ui", __name__)
 csrf = CSRFProtect()
@@ -37,7 +38,7 @@ SESSION_VERSION = "_sv"
 def _load_user(user_id: str):
     """Checked on every request: a deactivated user, or a session ended since, is signed out at once."""
     ident = whole_number(user_id)
-    user = db_session().get(User, ident) if ident and ident <= MAX_ID else None
+    user = db_session().get(User, ident) if ident and ident <= MAX_ROW_ID else None
     return user if session_is_current(user, session.get(SESSION_VERSION)) else None
 
 

@@ -10,10 +10,11 @@ from app.domain.sending.proofs import send_proof
 from app.domain.messages.rendering import TemplateError, merge_context, personal_links, render
 from app.extensions import db_session, services
 from app.models import Campaign, Contact, Step
+from app.models.base import MAX_ROW_ID
 
 from . import bp, queries
 from .access import MARKETING, roles_required
-from .helpers import MAX_ID, email_frame, get_or_404, whole_number
+from .helpers import email_frame, get_or_404, whole_number
 
 # Who a preview is for when no contact is chosen: nothing but an address, so every fallback shows.
 BLANK = "blank"
@@ -79,7 +80,7 @@ def preview_html(campaign_id: int, step_id: int):
 
 def _campaign_step(campaign_id: int, step_id: int) -> tuple[Campaign, Step]:
     found = get_or_404(Campaign, campaign_id)
-    step = db_session().get(Step, step_id) if 0 < step_id <= MAX_ID else None
+    step = db_session().get(Step, step_id) if 0 < step_id <= MAX_ROW_ID else None
     if step is None or step.campaign_id != found.id or step.current_version is None:
         abort(404, description=f"Campaign {campaign_id} has no step {step_id} with content.")
     return found, step

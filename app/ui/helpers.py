@@ -11,13 +11,13 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db_session
+from app.models.base import MAX_ROW_ID
 
 PER_PAGE = 50
 # An email shown in a page's sandboxed frame keeps its own inline styles and remote images; nothing in
 # it runs, and only our own pages may frame it (the UI's policy allows our stylesheet only).
 EMAIL_FRAME_POLICY = ("default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline' https:; "
                       "font-src https: data:; form-action 'none'; frame-ancestors 'self'")
-MAX_ID = 2**31 - 1  # ids beyond any row (and beyond what SQLite can bind) are simply not found
 WHOLE = re.compile(r"[0-9]{1,9}")
 
 
@@ -51,7 +51,7 @@ def email_frame(html: str) -> Response:
 
 
 def get_or_404(model, ident: int):
-    row = db_session().get(model, ident) if 0 < ident <= MAX_ID else None
+    row = db_session().get(model, ident) if 0 < ident <= MAX_ROW_ID else None
     if row is None:
         abort(404, description=f"No {model.__name__.lower()} with id {ident}.")
     return row
