@@ -200,16 +200,20 @@ class TrackingMiddleware:
             return cached
         found = self._record(hits, lookup=(key, field))
         if found:
-            target = found.decode()
+            # Checked again: an entry may predate the check (redirect_location leaves encoded ones as they are).
+            target = redirect_location(found.decode())
         else:
             target = self._from_db(from_db)
             if not target:
                 return target
-            try:
-                self.services.redis.pipeline(transaction=False).hset(key, field, target).expire(key, LINK_TTL).execute()
-            except Exception:
-                pass
-        self.cache.put((key, field), target)
+            target = redirect_location(target)
+            if target is not None:
+                try:
+                    self.services.redis.pipeline(transaction=False).hset(key, field, target).expire(key, LINK_TTL).execute()
+                except Exception:
+                    pass
+        if target is not None:  # checked and encoded once per link, not on every click
+            self.cache.put((key, field), target)
         return target
 
     def _from_db(self, lookup) -> str | None:
@@ -242,10 +246,9 @@ class TrackingMiddleware:
         if target == "":
             environ["PATH_INFO"] = "/t/unavailable"
             return self.app(environ, start_response)
-        location = redirect_location(target) if target is not None else None
-        if location is None:  # a CR/LF or non-Latin-1 character would split or break the response
+        if target is None:  # unknown, or no address a browser may be sent to (redirect_location)
             return self._invalid(environ, start_response)
-        start_response("302 Found", [("Location", location), ("Content-Length", "0"), NO_CACHE, NOSNIFF,
+        start_response("302 Found", [("Location", target), ("Content-Length", "0"), NO_CACHE, NOSNIFF,
                                      ("Referrer-Policy", "no-referrer")])
         return [b""]
 
